@@ -1,0 +1,369 @@
+"""Writes that touch several records, each in one transaction.
+
+The admin, the API, the importer and the tests all call these, so every rule
+about postponements, handovers and derived timeline entries lives here once.
+Each function validates with ``full_clean()`` before it writes.
+"""
+
+import datetime as dt
+from collections.abc import Iterable
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.text import slugify
+
+from timeline import dates
+from timeline.models import (
+    Agreement,
+    Citation,
+    Deadline,
+    Event,
+    Handover,
+    Party,
+    Postponement,
+    PublicationStatus,
+)
+from timeline.text import fold, unique_slug
+
+# --------------------------------------------------------------------------
+# Deadlines and postponements
+# --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def deadline_postpone(
+    *,
+    deadline: Deadline,
+    to_date: dt.date,
+    decided_on: dt.date,
+    requested_by: Party | None = None,
+    agreed_by: Iterable[Party] = (),
+    reason: str = "",
+) -> Postponement:
+    """Move a deadline to ``to_date``, keeping the previous date as history.
+
+    The deadline row is locked so that two postponements decided at once are
+    numbered in order and each starts from the date the other left.
+    """
+    deadline = Deadline.objects.select_for_update().get(pk=deadline.pk)
+    sequence = deadline.postponements.count() + 1
+    postponement = Postponement(
+        deadline=deadline,
+        sequence=sequence,
+        from_date=deadline.due_on,
+        to_date=to_date,
+        requested_by=requested_by,
+        reason=reason,
+        decided_on=decided_on,
+    )
+    postponement.full_clean()
+    postponement.save()
+    postponement.agreed_by.set(list(agreed_by))
+    deadline_refresh(deadline=deadline)
+    return postponement
+
+
+@transaction.atomic
+def deadline_refresh(*, deadline: Deadline) -> Deadline:
+    """Re-derive what follows from a deadline's postponements.
+
+    Renumbers the postponements in the order they were decided, chains each
+    one's ``from_date`` to the date before it, sets ``due_on`` to the last
+    ``to_date``, then brings the handover and the derived timeline entries in
+    step. Call after any edit of a deadline or its postponements.
+    """
+    deadline = Deadline.objects.select_for_update().get(pk=deadline.pk)
+    postponements = list(deadline.postponements.order_by("decided_on", "sequence", "id"))
+    previous = deadline.original_due_on
+    # Two passes so the (deadline, sequence) unique constraint never sees a clash.
+    for offset, postponement in enumerate(postponements, start=1):
+        Postponement.objects.filter(pk=postponement.pk).update(sequence=1000 + offset)
+    for number, postponement in enumerate(postponements, start=1):
+        changed = postponement.sequence != number or postponement.from_date != previous
+        postponement.sequence = number
+        postponement.from_date = previous
+        if postponement.from_date == postponement.to_date:
+            raise ValidationError(
+                {"to_date": f"Postponement {number} would move the deadline to the date it already had ({previous})."}
+            )
+        if changed:
+            postponement.save()
+        else:
+            Postponement.objects.filter(pk=postponement.pk).update(sequence=number)
+        previous = postponement.to_date
+    if deadline.due_on != previous:
+        deadline.due_on = previous
+        deadline.save(update_fields=["due_on", "updated_at"])
+    handover = Handover.objects.filter(deadline=deadline).first()
+    if handover is not None:
+        handover_refresh(handover=handover)
+    derived_events_sync_deadline(deadline=deadline)
+    return deadline
+
+
+# --------------------------------------------------------------------------
+# Handovers
+# --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def handover_refresh(*, handover: Handover) -> Handover:
+    """Re-derive the handover's status and its timeline entry."""
+    handover = Handover.objects.select_related("deadline").get(pk=handover.pk)
+    if handover.derive_status() != handover.status:
+        handover.save()
+    derived_events_sync_handover(handover=handover)
+    return handover
+
+
+@transaction.atomic
+def handover_complete(*, handover: Handover, completed_on: dt.date) -> Handover:
+    """Record that a handover took place on ``completed_on``."""
+    handover = Handover.objects.select_for_update().get(pk=handover.pk)
+    handover.completed_on = completed_on
+    handover.cancelled_on = None
+    handover.full_clean()
+    handover.save()
+    derived_events_sync_handover(handover=handover)
+    return handover
+
+
+# --------------------------------------------------------------------------
+# Derived timeline entries
+# --------------------------------------------------------------------------
+
+
+def _derived_event(origin: str, **lookup) -> Event | None:
+    return Event.objects.filter(origin=origin, **lookup).first()
+
+
+def _retire(event: Event | None) -> None:
+    """A derived entry whose fact no longer holds: withdrawn if readers saw it, else removed."""
+    if event is None:
+        return
+    if event.published_at is not None:
+        if event.publication_status != PublicationStatus.WITHDRAWN:
+            event.publication_status = PublicationStatus.WITHDRAWN
+            event.save()
+    else:
+        event.delete()
+
+
+def _write_derived(
+    event: Event | None,
+    *,
+    origin: str,
+    slug_hint: str,
+    fields: dict,
+    districts: Iterable,
+    parties: Iterable,
+    citations: Iterable[Citation],
+) -> Event:
+    """Create or update a derived event so that it says exactly ``fields``.
+
+    Leaves the row untouched when nothing changed, so re-running a sync (or
+    re-importing a dataset) changes nothing.
+    """
+    creating = event is None
+    if creating:
+        event = Event(origin=origin)
+        event.slug = unique_slug(Event, slug_hint, max_length=140)
+    changed = creating
+    for name, value in fields.items():
+        if getattr(event, name) != value:
+            setattr(event, name, value)
+            changed = True
+    if changed:
+        event.full_clean(exclude=["slug"] if not creating else None)
+        event.save()
+    district_ids = {d.pk for d in districts if d is not None}
+    party_ids = {p.pk for p in parties if p is not None}
+    if creating or set(event.districts.values_list("pk", flat=True)) != district_ids:
+        event.districts.set(district_ids)
+    if creating or set(event.parties.values_list("pk", flat=True)) != party_ids:
+        event.parties.set(party_ids)
+    wanted = [(c.source_id, c.passage, c.locator) for c in citations]
+    have = list(event.citations.order_by("order", "id").values_list("source_id", "passage", "locator"))
+    if wanted != have:
+        event.citations.all().delete()
+        Citation.objects.bulk_create(
+            Citation(event=event, source_id=source_id, passage=passage, locator=locator, order=n)
+            for n, (source_id, passage, locator) in enumerate(wanted)
+        )
+    return event
+
+
+def derived_events_sync_agreement(*, agreement: Agreement) -> Event:
+    """The 'agreement signed' entry, in step with the agreement."""
+    agreement = Agreement.objects.select_related("conflict").get(pk=agreement.pk)
+    existing = _derived_event(Event.Origin.AGREEMENT_SIGNED, agreement=agreement)
+    signers = [s.party for s in agreement.signatories.select_related("party") if s.party_id]
+    districts = [d.district for d in agreement.deadlines.select_related("district") if d.district_id]
+    summary = agreement.summary or f"{agreement.title} is signed."
+    if agreement.effective_local is not None:
+        local = agreement.effective_local
+        summary += f" It takes effect at {local:%H:%M} {agreement.effective_timezone} time on {dates.format_date(local.date(), dates.DAY)}."
+    fields = {
+        "conflict_id": agreement.conflict_id,
+        "title": f"{agreement.title} signed",
+        "summary": summary,
+        "kind": Event.Kind.AGREEMENT,
+        "date": agreement.signed_on,
+        "date_precision": agreement.signed_on_precision,
+        "end_date": None,
+        "end_date_precision": "",
+        "agreement_id": agreement.pk,
+        "publication_status": agreement.publication_status,
+    }
+    return _write_derived(
+        existing,
+        origin=Event.Origin.AGREEMENT_SIGNED,
+        slug_hint=f"{agreement.signed_on.isoformat()} {agreement.slug} signed",
+        fields=fields,
+        districts=districts,
+        parties=signers,
+        citations=agreement.citations.all(),
+    )
+
+
+def derived_events_sync_deadline(*, deadline: Deadline) -> None:
+    """The 'deadline set' entry and one entry per postponement."""
+    deadline = Deadline.objects.select_related("agreement", "district", "obligated_party").get(pk=deadline.pk)
+    agreement = deadline.agreement
+    status = agreement.publication_status
+    original = dates.format_date(deadline.original_due_on, dates.DAY)
+    summary = f"Under the {agreement.title}, the deadline for this obligation is {original}: {deadline.obligation}."
+    if deadline.is_postponed:
+        summary += f" It was later postponed to {dates.format_date(deadline.due_on, dates.DAY)}."
+    _write_derived(
+        _derived_event(Event.Origin.DEADLINE_DUE, deadline=deadline),
+        origin=Event.Origin.DEADLINE_DUE,
+        slug_hint=f"{deadline.original_due_on.isoformat()} deadline {fold(deadline.obligation)}",
+        fields={
+            "conflict_id": agreement.conflict_id,
+            "title": f"Deadline: {deadline.obligation}",
+            "summary": summary,
+            "kind": Event.Kind.DEADLINE,
+            "date": deadline.original_due_on,
+            "date_precision": dates.DAY,
+            "end_date": None,
+            "end_date_precision": "",
+            "agreement_id": agreement.pk,
+            "deadline_id": deadline.pk,
+            "publication_status": status,
+        },
+        districts=[deadline.district],
+        parties=[deadline.obligated_party],
+        citations=deadline.citations.all(),
+    )
+    kept = []
+    for postponement in deadline.postponements.select_related("requested_by").prefetch_related("agreed_by"):
+        agreed = list(postponement.agreed_by.all())
+        text = (
+            f"The deadline for this obligation ({deadline.obligation}) moves from "
+            f"{dates.format_date(postponement.from_date, dates.DAY)} to "
+            f"{dates.format_date(postponement.to_date, dates.DAY)}"
+        )
+        if postponement.requested_by:
+            text += f" at the request of {postponement.requested_by.name}"
+        if agreed:
+            text += f"; agreed by {', '.join(p.name for p in agreed)}"
+        text += "."
+        if postponement.reason:
+            text += f" Reason given: {postponement.reason}"
+        event = _write_derived(
+            _derived_event(Event.Origin.DEADLINE_POSTPONED, postponement=postponement),
+            origin=Event.Origin.DEADLINE_POSTPONED,
+            slug_hint=f"{postponement.decided_on.isoformat()} postponed {fold(deadline.obligation)}",
+            fields={
+                "conflict_id": agreement.conflict_id,
+                "title": f"Deadline postponed to {dates.format_date(postponement.to_date, dates.DAY)}: "
+                f"{deadline.obligation}",
+                "summary": text,
+                "kind": Event.Kind.DEADLINE,
+                "date": postponement.decided_on,
+                "date_precision": dates.DAY,
+                "end_date": None,
+                "end_date_precision": "",
+                "agreement_id": agreement.pk,
+                "deadline_id": deadline.pk,
+                "postponement_id": postponement.pk,
+                "publication_status": status,
+            },
+            districts=[deadline.district],
+            parties=[postponement.requested_by, *agreed],
+            citations=postponement.citations.all(),
+        )
+        kept.append(event.pk)
+    for stale in Event.objects.filter(origin=Event.Origin.DEADLINE_POSTPONED, deadline=deadline).exclude(pk__in=kept):
+        _retire(stale)
+
+
+def derived_events_sync_handover(*, handover: Handover) -> Event | None:
+    """The 'handover completed' entry, present only while the handover is completed."""
+    handover = Handover.objects.select_related(
+        "district", "from_party", "to_party", "agreement", "deadline"
+    ).get(pk=handover.pk)
+    existing = _derived_event(Event.Origin.HANDOVER_COMPLETED, handover=handover)
+    if handover.completed_on is None:
+        _retire(existing)
+        return None
+    summary = f"{handover.district.name} passes from {handover.from_party.name} to {handover.to_party.name}"
+    if handover.agreement_id:
+        summary += f" under the {handover.agreement.title}"
+    summary += "."
+    if handover.delay_days is not None:
+        original = dates.format_date(handover.original_due_on, dates.DAY)
+        if handover.delay_days > 0:
+            summary += f" The original deadline was {original}: {handover.delay_days} days later"
+            if handover.due_on != handover.original_due_on:
+                summary += f", within the postponed deadline of {dates.format_date(handover.due_on, dates.DAY)}" if (
+                    handover.delay_against_current_days <= 0
+                ) else f", and after the postponed deadline of {dates.format_date(handover.due_on, dates.DAY)}"
+            summary += "."
+        elif handover.delay_days == 0:
+            summary += f" On the deadline of {original}."
+        else:
+            summary += f" {-handover.delay_days} days before the deadline of {original}."
+    if handover.summary:
+        summary += f" {handover.summary}"
+    conflict_id = handover.district.conflict_id
+    return _write_derived(
+        existing,
+        origin=Event.Origin.HANDOVER_COMPLETED,
+        slug_hint=f"{handover.completed_on.isoformat()} {handover.district.slug} handed over",
+        fields={
+            "conflict_id": conflict_id,
+            "title": f"{handover.district.name} handed over to {handover.to_party.name}",
+            "summary": summary,
+            "kind": Event.Kind.HANDOVER,
+            "date": handover.completed_on,
+            "date_precision": dates.DAY,
+            "end_date": None,
+            "end_date_precision": "",
+            "agreement_id": handover.agreement_id,
+            "handover_id": handover.pk,
+            "deadline_id": handover.deadline_id,
+            "publication_status": handover.publication_status,
+        },
+        districts=[handover.district],
+        parties=[handover.from_party, handover.to_party],
+        citations=handover.citations.all(),
+    )
+
+
+def derived_events_sync_all(*, agreements: Iterable[Agreement] | None = None) -> None:
+    """Bring every derived entry of these agreements (default: all) in step."""
+    if agreements is None:
+        agreements = Agreement.objects.all()
+    for agreement in agreements:
+        derived_events_sync_agreement(agreement=agreement)
+        for deadline in agreement.deadlines.all():
+            derived_events_sync_deadline(deadline=deadline)
+    for handover in Handover.objects.all():
+        derived_events_sync_handover(handover=handover)
+
+
+def slug_for_event(*, title: str, date: dt.date) -> str:
+    """A readable, unique slug for a new editorial event: '2020-11-25-army-enters-kalbajar'."""
+    return unique_slug(Event, f"{date.isoformat()} {slugify(fold(title))}", max_length=140)

@@ -1,0 +1,15 @@
+from django.urls import path
+
+from timeline import views
+
+app_name = "timeline"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("events/<slug:slug>/", views.event_detail, name="event-detail"),
+    path("districts/", views.district_list, name="district-list"),
+    path("districts/<slug:slug>/", views.district_detail, name="district-detail"),
+    path("agreements/", views.agreement_list, name="agreement-list"),
+    path("agreements/<slug:slug>/", views.agreement_detail, name="agreement-detail"),
+    path("handovers/", views.handover_list, name="handover-list"),
+]
