@@ -276,7 +276,14 @@ class District(PublishableModel):
             models.UniqueConstraint(fields=["conflict", "name"], name="district_name_unique_per_conflict"),
             models.CheckConstraint(
                 condition=Q(latitude__isnull=True, longitude__isnull=True)
-                | Q(latitude__gte=-90, latitude__lte=90, longitude__gte=-180, longitude__lte=180),
+                | Q(
+                    latitude__isnull=False,
+                    longitude__isnull=False,
+                    latitude__gte=-90,
+                    latitude__lte=90,
+                    longitude__gte=-180,
+                    longitude__lte=180,
+                ),
                 name="district_location_valid",
             ),
             models.CheckConstraint(condition=~Q(parent=F("id")), name="district_not_own_parent"),

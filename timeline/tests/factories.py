@@ -128,6 +128,7 @@ class HandoverFactory(factory.django.DjangoModelFactory):
 class EventFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = models.Event
+        skip_postgeneration_save = True
 
     conflict = factory.SubFactory(ConflictFactory)
     slug = factory.Sequence(lambda n: f"event-{n}")
