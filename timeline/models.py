@@ -27,6 +27,9 @@ import datetime as dt
 import zoneinfo
 from decimal import Decimal
 
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator, URLValidator
 from django.db import models
@@ -1053,3 +1056,51 @@ class Discrepancy(TimeStampedModel):
         chosen = [name for name in DISCREPANCY_FIELDS if getattr(self, f"{name}_id") is not None]
         if len(chosen) != 1:
             raise ValidationError("A discrepancy is about exactly one record.")
+
+
+# --------------------------------------------------------------------------
+# Publication log
+# --------------------------------------------------------------------------
+
+
+class Publication(models.Model):
+    """One public act on a record: published, corrected or withdrawn.
+
+    It is what readers are told ("Corrected on 26 November 2020: ..."), what
+    the feed of changes lists, and where a reviewer's decision is attributed.
+    The record's own past states are in its history tables; this is the log of
+    what was made public and when.
+    """
+
+    class Action(models.TextChoices):
+        PUBLISHED = "published", "published"
+        CORRECTED = "corrected", "corrected"
+        WITHDRAWN = "withdrawn", "withdrawn"
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    action = models.CharField(max_length=16, choices=Action.choices)
+    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT)
+    object_id = models.PositiveBigIntegerField()
+    record = GenericForeignKey("content_type", "object_id")
+    slug = models.CharField(max_length=140, blank=True, help_text="The record's slug when this happened.")
+    title = models.CharField(max_length=300, help_text="The record's title or name when this happened.")
+    note = models.TextField(blank=True, help_text="The public note; required for a correction or a withdrawal.")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="publications"
+    )
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["content_type", "object_id", "at"], name="publication_record_at")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(action="published") | ~Q(note=""), name="publication_note_for_corrections"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.title} {self.action} {self.at:%Y-%m-%d %H:%M}"
+
+    def clean(self):
+        if self.action != self.Action.PUBLISHED and not self.note.strip():
+            raise ValidationError({"note": "A correction or a withdrawal needs a short public note."})
