@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.text import Truncator
 from django.utils.text import slugify
 
 from timeline import dates
@@ -164,6 +165,9 @@ def _write_derived(
     Leaves the row untouched when nothing changed, so re-running a sync (or
     re-importing a dataset) changes nothing.
     """
+    # Derived titles are built from titles and names that may themselves fill the column.
+    title_limit = Event._meta.get_field("title").max_length
+    fields = {**fields, "title": Truncator(fields["title"]).chars(title_limit)}
     creating = event is None
     if creating:
         event = Event(origin=origin)
@@ -364,6 +368,163 @@ def derived_events_sync_all(*, agreements: Iterable[Agreement] | None = None) ->
         derived_events_sync_handover(handover=handover)
 
 
+@transaction.atomic
+def derived_events_retire(*, events: Iterable[Event]) -> None:
+    """Retire derived entries whose record is about to be deleted: withdrawn if readers saw them, else removed."""
+    for event in list(events):
+        _retire(event)
+
+
 def slug_for_event(*, title: str, date: dt.date) -> str:
     """A readable, unique slug for a new editorial event: '2020-11-25-army-enters-kalbajar'."""
     return unique_slug(Event, f"{date.isoformat()} {slugify(fold(title))}", max_length=140)
+
+
+# --------------------------------------------------------------------------
+# Record writes shared by the API and any other client
+# --------------------------------------------------------------------------
+
+
+class DerivedRecordError(ValidationError):
+    """An edit of a timeline entry that services derive from another record."""
+
+
+class StaleRecordError(Exception):
+    """The record changed since the client read it (its version moved on)."""
+
+    def __init__(self, current_version):
+        super().__init__(f"The record has changed since it was read; it is now at version {current_version}.")
+        self.current_version = current_version
+
+
+def record_version(instance) -> str:
+    """What a client's ``If-Match`` is compared with: the version counter, or the last save for unversioned rows."""
+    version = getattr(instance, "version", None)
+    if version is not None:
+        return str(version)
+    return instance.updated_at.strftime("%Y%m%d%H%M%S%f")
+
+
+def _lock_and_check(instance, expected_version: str | None):
+    """The row, locked for this transaction, refused if it moved past ``expected_version``."""
+    if instance.pk is None:
+        return instance
+    locked = type(instance)._default_manager.select_for_update().get(pk=instance.pk)
+    if expected_version is not None and record_version(locked) != expected_version:
+        raise StaleRecordError(record_version(locked))
+    return locked
+
+
+def _save_clean(instance, *, fields: dict, m2m: dict | None = None, slug_from: str = ""):
+    for name, value in fields.items():
+        setattr(instance, name, value)
+    if hasattr(instance, "slug") and not instance.slug and slug_from:
+        instance.slug = unique_slug(
+            type(instance), slug_from, max_length=instance._meta.get_field("slug").max_length, instance_pk=instance.pk
+        )
+    instance.full_clean()
+    instance.save()
+    for name, values in (m2m or {}).items():
+        getattr(instance, name).set(list(values))
+    return instance
+
+
+def _refuse_derived(event: Event) -> None:
+    if event.is_derived:
+        raise DerivedRecordError(
+            f"This entry is derived ({event.get_origin_display()}); edit the agreement, deadline, "
+            "postponement or handover it comes from instead."
+        )
+
+
+@transaction.atomic
+def event_create(*, fields: dict, districts: Iterable = (), parties: Iterable = ()) -> Event:
+    """A new editorial timeline entry; the slug is made from its date and title unless given."""
+    event = Event(origin=Event.Origin.EDITORIAL)
+    for name, value in fields.items():
+        setattr(event, name, value)
+    if not event.slug and event.title and event.date:
+        event.slug = slug_for_event(title=event.title, date=event.date)
+    return _save_clean(event, fields={}, m2m={"districts": districts, "parties": parties})
+
+
+@transaction.atomic
+def event_update(
+    *, event: Event, fields: dict, districts: Iterable | None = None, parties: Iterable | None = None,
+    expected_version: str | None = None,
+) -> Event:
+    """Change an editorial entry; derived entries are refused."""
+    event = _lock_and_check(event, expected_version)
+    _refuse_derived(event)
+    m2m = {name: values for name, values in (("districts", districts), ("parties", parties)) if values is not None}
+    return _save_clean(event, fields=fields, m2m=m2m)
+
+
+@transaction.atomic
+def record_save(*, instance, fields: dict, m2m: dict | None = None, expected_version: str | None = None):
+    """Create or update a record nothing is derived from (a party, a district, a source)."""
+    instance = _lock_and_check(instance, expected_version)
+    slug_from = fields.get("name") or fields.get("title") or ""
+    return _save_clean(instance, fields=fields, m2m=m2m, slug_from=slug_from)
+
+
+def _sync_agreement_entries(agreement: Agreement) -> None:
+    derived_events_sync_agreement(agreement=agreement)
+    for deadline in agreement.deadlines.all():
+        derived_events_sync_deadline(deadline=deadline)
+
+
+@transaction.atomic
+def agreement_save(*, agreement: Agreement, fields: dict, expected_version: str | None = None) -> Agreement:
+    """Create or update an agreement and bring its derived timeline entries in step."""
+    agreement = _lock_and_check(agreement, expected_version)
+    _save_clean(agreement, fields=fields, slug_from=fields.get("title", ""))
+    _sync_agreement_entries(agreement)
+    return agreement
+
+
+@transaction.atomic
+def deadline_save(*, deadline: Deadline, fields: dict, expected_version: str | None = None) -> Deadline:
+    """Create or update a deadline. ``due_on`` is never set here: it starts at the
+    original date and only ``deadline_postpone`` moves it."""
+    creating = deadline.pk is None
+    deadline = _lock_and_check(deadline, expected_version)
+    previous_agreement_id = deadline.agreement_id
+    if creating:
+        deadline.due_on = fields.get("original_due_on")
+    _save_clean(deadline, fields=fields)
+    deadline = deadline_refresh(deadline=deadline)
+    derived_events_sync_agreement(agreement=deadline.agreement)
+    if previous_agreement_id and previous_agreement_id != deadline.agreement_id:
+        derived_events_sync_agreement(agreement=Agreement.objects.get(pk=previous_agreement_id))
+    return deadline
+
+
+@transaction.atomic
+def handover_save(*, handover: Handover, fields: dict, expected_version: str | None = None) -> Handover:
+    """Create or update a handover; its status and timeline entry are re-derived."""
+    handover = _lock_and_check(handover, expected_version)
+    _save_clean(handover, fields=fields)
+    return handover_refresh(handover=handover)
+
+
+@transaction.atomic
+def record_delete(*, instance, expected_version: str | None = None) -> None:
+    """Delete a record and retire what was derived from it.
+
+    Raises ``django.db.models.ProtectedError`` when other records still rely on it.
+    """
+    instance = _lock_and_check(instance, expected_version)
+    if isinstance(instance, Event):
+        _refuse_derived(instance)
+    if isinstance(instance, Handover):
+        _retire(_derived_event(Event.Origin.HANDOVER_COMPLETED, handover=instance))
+    if isinstance(instance, Agreement):
+        _retire(_derived_event(Event.Origin.AGREEMENT_SIGNED, agreement=instance))
+    agreement = instance.agreement if isinstance(instance, Deadline) else None
+    handover = Handover.objects.filter(deadline=instance).first() if isinstance(instance, Deadline) else None
+    instance.delete()
+    if agreement is not None:
+        derived_events_sync_agreement(agreement=agreement)
+    if handover is not None:
+        handover_refresh(handover=handover)

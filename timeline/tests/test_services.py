@@ -125,3 +125,10 @@ def test_derived_entries_follow_the_publication_of_their_record():
     event = services.derived_events_sync_agreement(agreement=agreement)
     assert event.publication_status == PublicationStatus.DRAFT
     assert not Event.objects.published().exists()
+
+
+def test_a_derived_title_never_overflows_its_column():
+    agreement = factories.AgreementFactory(title="A" * 300)
+    event = services.derived_events_sync_agreement(agreement=agreement)
+    assert len(event.title) == 300
+    assert event.title.endswith("…")
