@@ -1,6 +1,8 @@
+from django.contrib.sitemaps.views import sitemap
 from django.urls import path
 
-from timeline import views
+from timeline import feeds, views
+from timeline.sitemaps import SITEMAPS
 
 app_name = "timeline"
 
@@ -12,4 +14,9 @@ urlpatterns = [
     path("agreements/", views.agreement_list, name="agreement-list"),
     path("agreements/<slug:slug>/", views.agreement_detail, name="agreement-detail"),
     path("handovers/", views.handover_list, name="handover-list"),
+    path("feeds/events.atom", feeds.EventsFeed(), name="feed-events"),
+    path("feeds/deadlines.ics", feeds.deadlines_ics, name="feed-deadlines"),
+    path("healthz", views.healthz, name="healthz"),
+    path("robots.txt", views.robots_txt, name="robots"),
+    path("sitemap.xml", sitemap, {"sitemaps": SITEMAPS}, name="sitemap"),
 ]

@@ -1,18 +1,437 @@
-"""Public pages (being built in the site issue)."""
+"""Public pages: server-rendered, readable without JavaScript.
 
-from django.http import HttpResponse, HttpResponseNotFound, HttpResponseServerError
+Every page reads through ``timeline.selectors`` (the API does too) and runs
+a fixed number of SQL queries whatever the number of rows.
+"""
+
+import datetime as dt
+import itertools
+import math
+from collections import defaultdict
+
+from django.core.paginator import Paginator
+from django.db import DatabaseError, connection
+from django.http import Http404, HttpResponse, HttpResponseServerError, JsonResponse
+from django.shortcuts import render
+from django.template import loader
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
+
+from timeline import dates, selectors, workflow
+from timeline.forms import TimelineFilterForm
+from timeline.models import Event, Handover, Publication, PublicationStatus
+
+PAGE_SIZE = 50
+# The visual timeline draws at most this many entries; the page says so when it cuts.
+VISUAL_LIMIT = 2000
+
+# --------------------------------------------------------------------------
+# The timeline
+# --------------------------------------------------------------------------
 
 
-def _todo(request, *args, **kwargs):
-    return HttpResponse("")
+def _page_number(raw: str | None, num_pages: int) -> tuple[int, str]:
+    """The page to show and, when the requested one does not exist, why another is shown."""
+    if raw in (None, ""):
+        return 1, ""
+    if not raw.isdigit():
+        return 1, f"“{raw[:40]}” is not a page number; showing page 1."
+    number = int(raw)
+    if number < 1:
+        return 1, "Pages start at 1; showing page 1."
+    if number > num_pages:
+        return num_pages, f"There is no page {number}; showing the last page, {num_pages}."
+    return number, ""
 
 
-home = event_detail = district_list = district_detail = agreement_list = agreement_detail = handover_list = _todo
+def _group_by_month(events) -> list[dict]:
+    """[{year, months: [{label, events}]}] in the order given; entries dated only to
+    the year are grouped under 'Dated to the year'."""
+
+    def month_key(event):
+        if event.date_precision == dates.YEAR:
+            return None
+        return event.date.month
+
+    groups = []
+    for year, in_year in itertools.groupby(events, key=lambda e: e.date.year):
+        months = []
+        for month, in_month in itertools.groupby(in_year, key=month_key):
+            label = f"Dated to the year {year}" if month is None else dates.format_date(dt.date(year, month, 1), "month")
+            months.append({"label": label, "events": list(in_month)})
+        groups.append({"year": year, "months": months})
+    return groups
+
+
+def _visual_items(queryset) -> list[dict]:
+    """The entries of the visual timeline: ranges for spans (an end date), points for the rest.
+
+    A month or a year drawn as a range would be a sliver or a box too narrow for
+    its title, so an entry without an end date is a point at its first day; its
+    label says its real precision.
+    """
+    rows = queryset.order_by().values(
+        "pk", "slug", "title", "kind", "date", "date_precision", "end_date", "end_date_precision", "span_end",
+        "claimed_by__name",
+    )[:VISUAL_LIMIT]
+    items = []
+    for row in rows:
+        is_range = row["end_date"] is not None
+        item = {
+            "id": row["pk"],
+            "start": row["date"].isoformat(),
+            "type": "range" if is_range else "point",
+            "title": row["title"],
+            "date": dates.format_span(
+                row["date"], row["date_precision"], row["end_date"], row["end_date_precision"] or None
+            ),
+            "kind": row["kind"],
+            "url": reverse("timeline:event-detail", args=[row["slug"]]),
+            "claimedBy": row["claimed_by__name"] or "",
+        }
+        if is_range:
+            item["end"] = (row["span_end"] + dt.timedelta(days=1)).isoformat()
+        items.append(item)
+    return items
+
+
+@require_safe
+def home(request):
+    form = TimelineFilterForm(request.GET or None)
+    if form.is_bound:
+        form.is_valid()
+        filters = form.filters()
+    else:
+        filters = {}
+    queryset = selectors.event_filter(selectors.event_list(), **filters)
+    if form.is_bound and form.newest_first:
+        queryset = queryset.order_by("-date", "-id")
+    paginator = Paginator(queryset, PAGE_SIZE)
+    number, page_message = _page_number(request.GET.get("page"), paginator.num_pages)
+    page = paginator.page(number)
+    events = list(page.object_list)
+    visual = _visual_items(queryset) if paginator.count else []
+    context = {
+        "form": form,
+        "filtered": any(bool(v) for v in filters.values()),
+        "page": page,
+        "page_message": page_message,
+        "page_range": list(paginator.get_elided_page_range(number, on_each_side=2, on_ends=1)),
+        "ellipsis": Paginator.ELLIPSIS,
+        "groups": _group_by_month(events),
+        "visual_items": visual,
+        "visual_cut": paginator.count > VISUAL_LIMIT,
+        "visual_limit": VISUAL_LIMIT,
+    }
+    # Bad filter values: the page still shows, with the valid filters applied and
+    # each error beside its field, but the status tells clients the request was wrong.
+    status = 400 if form.is_bound and form.errors else 200
+    return render(request, "timeline/home.html", context, status=status)
+
+
+@require_safe
+def event_detail(request, slug):
+    try:
+        event = selectors.event_public_get(slug=slug)
+    except Event.DoesNotExist:
+        raise Http404("No published entry has this address.") from None
+    if event.publication_status == PublicationStatus.WITHDRAWN:
+        withdrawal = workflow.latest_act(event, Publication.Action.WITHDRAWN)
+        return render(request, "timeline/event_withdrawn.html", {"event": event, "withdrawal": withdrawal}, status=410)
+    return render(request, "timeline/event_detail.html", {
+        "event": event, "json_ld": _event_json_ld(request, event), "corrections": workflow.corrections_of(event),
+    })
+
+
+def _event_json_ld(request, event: Event) -> dict:
+    data = {
+        "@context": "https://schema.org",
+        "@type": "Event",
+        "name": event.title,
+        "description": event.summary,
+        "startDate": event.date_iso,
+        "url": request.build_absolute_uri(event.get_absolute_url()),
+        "eventStatus": "https://schema.org/EventScheduled",
+    }
+    if event.end_date:
+        data["endDate"] = dates.iso_for_precision(event.end_date, event.end_date_precision or event.date_precision)
+    places = []
+    for district in event.districts.all():
+        places.append({"@type": "Place", "name": district.name, "url": request.build_absolute_uri(district.get_absolute_url())})
+    if places:
+        data["location"] = places
+    if event.claimed_by:
+        data["organizer"] = {"@type": "Organization", "name": event.claimed_by.name}
+    return data
+
+
+# --------------------------------------------------------------------------
+# Districts and the map
+# --------------------------------------------------------------------------
+
+STATUS_ORDER = [
+    Handover.Status.COMPLETED,
+    Handover.Status.POSTPONED,
+    Handover.Status.SCHEDULED,
+    Handover.Status.CANCELLED,
+    "none",
+]
+STATUS_LABELS = {
+    Handover.Status.COMPLETED: "Handed over",
+    Handover.Status.POSTPONED: "Handover postponed",
+    Handover.Status.SCHEDULED: "Handover scheduled",
+    Handover.Status.CANCELLED: "Handover cancelled",
+    "none": "No handover recorded",
+}
+
+# Small enough that labels stay readable when a phone scales the map down to ~330 px.
+MAP_WIDTH = 480
+MAP_PADDING = 36
+
+
+def _geometry_rings(boundary) -> list[list]:
+    """The outer and inner rings of a GeoJSON Polygon or MultiPolygon, ignoring anything malformed."""
+    if not isinstance(boundary, dict):
+        return []
+    coordinates = boundary.get("coordinates")
+    if not isinstance(coordinates, list):
+        return []
+    polygons = coordinates if boundary.get("type") == "MultiPolygon" else [coordinates]
+    rings = []
+    for polygon in polygons:
+        for ring in polygon if isinstance(polygon, list) else []:
+            points = [
+                (float(p[0]), float(p[1]))
+                for p in ring
+                if isinstance(p, list | tuple) and len(p) >= 2 and all(isinstance(v, int | float) for v in p[:2])
+            ]
+            if len(points) >= 3:
+                rings.append(points)
+    return rings
+
+
+def _district_map(districts, status_of: dict) -> dict | None:
+    """An SVG map of the districts: an equirectangular projection of their bounding box,
+    scaled so a degree of longitude is as long as it is at the box's middle latitude."""
+    located = [d for d in districts if d.latitude is not None and d.longitude is not None]
+    rings_of = {d.pk: _geometry_rings(d.boundary) for d in districts}
+    lons = [float(d.longitude) for d in located] + [x for rings in rings_of.values() for r in rings for x, _ in r]
+    lats = [float(d.latitude) for d in located] + [y for rings in rings_of.values() for r in rings for _, y in r]
+    if not lons:
+        return None
+    west, east, south, north = min(lons), max(lons), min(lats), max(lats)
+    x_scale = math.cos(math.radians((south + north) / 2))
+    span_x = max((east - west) * x_scale, 0.05)
+    span_y = max(north - south, 0.05)
+    inner = MAP_WIDTH - 2 * MAP_PADDING
+    scale = inner / max(span_x, span_y)
+    height = round(span_y * scale + 2 * MAP_PADDING)
+
+    def project(lon, lat):
+        return (
+            round(MAP_PADDING + (lon - west) * x_scale * scale + (inner - span_x * scale) / 2, 1),
+            round(MAP_PADDING + (north - lat) * scale, 1),
+        )
+
+    shapes, points, placed = [], [], []
+    for district in districts:
+        status = status_of.get(district.pk, "none")
+        for ring in rings_of[district.pk]:
+            path = "M" + " L".join(f"{x},{y}" for x, y in (project(lon, lat) for lon, lat in ring)) + " Z"
+            shapes.append({"district": district, "path": path, "status": status})
+    for district in sorted(located, key=lambda d: (-float(d.latitude), float(d.longitude))):
+        x, y = project(float(district.longitude), float(district.latitude))
+        label_x, label_y, anchor = _place_label(x, y, district.name, placed)
+        points.append(
+            {
+                "district": district,
+                "x": x,
+                "y": y,
+                "label_x": label_x,
+                "label_y": label_y,
+                "anchor": anchor,
+                "status": status_of.get(district.pk, "none"),
+                "status_label": STATUS_LABELS[status_of.get(district.pk, "none")],
+            }
+        )
+    return {"width": MAP_WIDTH, "height": height, "shapes": shapes, "points": points}
+
+
+def _place_label(x: float, y: float, text: str, placed: list) -> tuple[float, float, str]:
+    """Put a label beside its point where it overlaps no label placed before (greedy)."""
+    width, height = 9 * len(text) + 4, 18
+    candidates = [(x + 11, y + 5, "start"), (x - 11, y + 5, "end")]
+    candidates += [(x + 11, y + 5 + dy, "start") for dy in (18, -18, 36, -36, 54, -54)]
+    for cx, cy, anchor in candidates:
+        left = cx if anchor == "start" else cx - width
+        box = (left, cy - height + 4, left + width, cy + 4)
+        if left < 2 or left + width > MAP_WIDTH - 2:
+            continue
+        if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed):
+            placed.append(box)
+            return cx, cy, anchor
+    cx, cy, anchor = candidates[0] if x < MAP_WIDTH * 0.6 else candidates[1]
+    return cx, cy, anchor
+
+
+def _latest_handover_status(handovers) -> dict:
+    """Each district's status from its latest handover (by original deadline, then completion)."""
+    latest = {}
+    for handover in handovers:
+        key = (handover.original_due_on or handover.completed_on or dt.date.min, handover.pk)
+        if handover.district_id not in latest or key > latest[handover.district_id][0]:
+            latest[handover.district_id] = (key, handover.status)
+    return {district_id: status for district_id, (_, status) in latest.items()}
+
+
+@require_safe
+def district_list(request):
+    districts = list(selectors.district_list())
+    handovers = list(selectors.handover_list())
+    status_of = _latest_handover_status(handovers)
+    histories = selectors.control_histories([d.pk for d in districts])
+    rows = []
+    for district in districts:
+        status = status_of.get(district.pk, "none")
+        rows.append(
+            {
+                "district": district,
+                "status": status,
+                "status_label": STATUS_LABELS[status],
+                "controller": selectors.controller_on(histories[district.pk]),
+            }
+        )
+    used = {row["status"] for row in rows}
+    legend = [{"status": s, "label": STATUS_LABELS[s]} for s in STATUS_ORDER if s in used]
+    context = {"rows": rows, "map": _district_map(districts, status_of), "legend": legend}
+    return render(request, "timeline/district_list.html", context)
+
+
+def _control_bar(history, today: dt.date) -> list[dict]:
+    """Segments of the control bar, as percentages of the time from the first change to today."""
+    if not history:
+        return []
+    start = history[0].since
+    end = max(today, history[-1].since + dt.timedelta(days=1))
+    total = (end - start).days or 1
+    segments = []
+    for n, period in enumerate(history):
+        until = period.until or end
+        left = 100 * (period.since - start).days / total
+        width = max(100 * (until - period.since).days / total, 0.5)
+        width = min(width, 100 - left)
+        # Labels of segments in the right half end at the segment's end, so they stay inside the bar.
+        right_half = left > 50
+        segments.append(
+            {
+                "period": period,
+                "x": round(left, 3),
+                "width": round(width, 3),
+                "label_x": round(left + width if right_half else left, 3),
+                "anchor": "end" if right_half else "start",
+                "colour": period.party.colour or _fallback_colour(period.party.pk),
+                "row": n % 2,
+            }
+        )
+    return segments
+
+
+# A neutral palette for parties without a colour of their own (colour-blind safe).
+_PALETTE = ["#4477aa", "#cc6677", "#228833", "#aa7733", "#66ccee", "#aa3377", "#777777"]
+
+
+def _fallback_colour(pk: int) -> str:
+    return _PALETTE[pk % len(_PALETTE)]
+
+
+@require_safe
+def district_detail(request, slug):
+    district = selectors.district_list().filter(slug=slug).first()
+    if district is None:
+        raise Http404("No published district has this address.")
+    history = selectors.district_control_history(district)
+    context = {
+        "district": district,
+        "history": history,
+        "bar": _control_bar(history, dt.date.today()),
+        "handovers": list(selectors.handover_list().filter(district=district)),
+        "events": list(selectors.district_events(district)),
+        "discrepancies": list(district.discrepancies.prefetch_related("sources")),
+    }
+    return render(request, "timeline/district_detail.html", context)
+
+
+# --------------------------------------------------------------------------
+# Agreements and handovers
+# --------------------------------------------------------------------------
+
+
+@require_safe
+def agreement_list(request):
+    agreements = list(selectors.agreement_list())
+    return render(request, "timeline/agreement_list.html", {"agreements": agreements})
+
+
+@require_safe
+def agreement_detail(request, slug):
+    agreement = selectors.agreement_list().filter(slug=slug).first()
+    if agreement is None:
+        raise Http404("No published agreement has this address.")
+    today = dt.date.today()
+    deadlines = list(agreement.deadlines.all())
+    for deadline in deadlines:
+        deadline.state = selectors.deadline_state(deadline, today=today)
+    by_provision = defaultdict(list)
+    for deadline in deadlines:
+        by_provision[deadline.provision_id].append(deadline)
+    provisions = [(p, by_provision.get(p.pk, [])) for p in agreement.provisions.all()]
+    context = {"agreement": agreement, "deadlines": deadlines, "provisions": provisions}
+    return render(request, "timeline/agreement_detail.html", context)
+
+
+@require_safe
+def handover_list(request):
+    handovers = list(selectors.handover_list())
+    counts = defaultdict(int)
+    for handover in handovers:
+        counts[handover.status] += 1
+    summary = [(Handover.Status(s).label, counts[s]) for s in Handover.Status.values if counts[s]]
+    return render(request, "timeline/handover_list.html", {"handovers": handovers, "summary": summary})
+
+
+# --------------------------------------------------------------------------
+# Machines: monitors, crawlers; and the error pages
+# --------------------------------------------------------------------------
+
+
+@never_cache
+@require_safe
+def healthz(request):
+    """200 while the database answers, 503 when it does not."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except DatabaseError:
+        return JsonResponse({"status": "error", "database": "unreachable"}, status=503)
+    return JsonResponse({"status": "ok"})
+
+
+@require_safe
+def robots_txt(request):
+    sitemap = request.build_absolute_uri(reverse("timeline:sitemap"))
+    # The admin's path is configurable so that it is not advertised: not named here either.
+    lines = ["User-agent: *", "Disallow:", "", f"Sitemap: {sitemap}", ""]
+    return HttpResponse("\n".join(lines), content_type="text/plain; charset=utf-8")
 
 
 def page_not_found(request, exception):
-    return HttpResponseNotFound("Not found")
+    return render(request, "404.html", {"request_path": request.path}, status=404)
 
 
 def server_error(request):
-    return HttpResponseServerError("Server error")
+    """Rendered without the request's context: whatever failed may fail again."""
+    template = loader.get_template("500.html")
+    return HttpResponseServerError(template.render({}))
+

@@ -1,0 +1,231 @@
+import datetime as dt
+import json
+import re
+
+import pytest
+
+from timeline.models import Event, Precision, PublicationStatus
+from timeline.tests import factories
+from timeline.tests.pages import inline_script_code, main_text, queries_for
+from timeline.tests.site_demo import build_demo
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def demo():
+    build_demo()
+
+
+def test_the_timeline_shows_each_date_at_its_precision_in_a_time_element(client, demo):
+    html = client.get("/").content.decode()
+    assert '<time datetime="1988-02">February 1988</time>' in html
+    assert '<time datetime="1992">1992–1994</time>' in html
+    assert '<time datetime="2020-11-25">25 November 2020</time>' in html
+
+
+def test_the_timeline_groups_entries_by_year_and_month_in_date_order(client, demo):
+    text = main_text(client.get("/"))
+    assert text.index("1988 February 1988") < text.index("1992 Dated to the year 1992") < text.index("2020 November 2020")
+    assert text.index("Karabakh movement begins") < text.index("Kalbajar taken") < text.index("Kalbajar handed over")
+
+
+def test_newest_first_reverses_the_order(client, demo):
+    text = main_text(client.get("/?order=newest"))
+    assert text.index("Kalbajar handed over") < text.index("Kalbajar taken") < text.index("Karabakh movement begins")
+
+
+def test_an_entry_shows_its_kind_summary_districts_parties_and_sources(client, demo):
+    html = client.get("/").content.decode()
+    entry = html[html.index('id="event-1988-02-karabakh-movement"') :]
+    entry = entry[: entry.index("</article>")]
+    assert "political" in entry
+    assert "Mass rallies call for the transfer of the region." in entry
+    assert '<a href="/?party=armenia">Armenia</a>' in entry
+    assert "Armenia hands over Kalbajar after delay" in entry and "(Example Wire)" in entry
+    taken = html[html.index('id="event-1993-04-kalbajar-taken"') :]
+    assert '<a href="/districts/kalbajar/">Kalbajar</a>' in taken[: taken.index("</article>")]
+
+
+def test_a_claim_is_labelled_with_its_party_and_marked_as_a_claim(client, demo):
+    html = client.get("/").content.decode()
+    start = html.index('id="event-2020-11-20-shelling-claim"')
+    article = html[html.rindex("<article", 0, start) : html.index("</article>", start)]
+    assert 'class="entry entry--claim"' in article
+    assert '<p class="claim-label">Claim by Azerbaijan</p>' in article
+    fact = html[html.rindex("<article", 0, html.index('id="event-1993-04-kalbajar-taken"')) :]
+    assert fact.startswith('<article class="entry" ')
+
+
+def test_the_count_of_entries_is_shown(client, demo):
+    total = Event.objects.published().count()
+    assert f"{total} entries." in main_text(client.get("/"))
+
+
+@pytest.mark.parametrize("query", ["Karvachar", "Кельбаджар", "kelbecer", "Քարվաճառ"])
+def test_searching_any_name_of_a_district_finds_its_events(client, demo, query):
+    text = main_text(client.get("/", {"q": query}))
+    assert "Kalbajar taken" in text
+    assert "Kalbajar handed over to Azerbaijan" in text
+    assert "Karabakh movement begins" not in text
+    assert "Aghdam handed over" not in text
+
+
+def test_the_district_filter_keeps_only_its_events(client, demo):
+    text = main_text(client.get("/?district=aghdam"))
+    assert "Aghdam handed over to Azerbaijan" in text
+    assert "First war over the region" in text
+    assert "Kalbajar taken" not in text
+
+
+def test_the_party_filter_includes_claims_by_that_party(client, demo):
+    text = main_text(client.get("/?party=azerbaijan&kind=statement"))
+    assert "1 entry matches these filters." in text
+    assert "Shelling reported near the line of contact" in text
+
+
+def test_the_agreement_filter_keeps_its_derived_entries(client, demo):
+    text = main_text(client.get("/?agreement=trilateral-statement-2020"))
+    assert "Trilateral statement of 9 November 2020 signed" in text
+    assert "Karabakh movement begins" not in text
+
+
+def test_a_date_range_matches_entries_whose_span_overlaps_it(client, demo):
+    text = main_text(client.get("/?from=1993&to=1993-12"))
+    assert "First war over the region" in text  # 1992–1994 overlaps 1993
+    assert "Kalbajar taken" in text
+    assert "Karabakh movement begins" not in text
+    assert "2 entries match these filters." in text
+
+
+def test_filters_have_labels_and_keep_their_values(client, demo):
+    html = client.get("/?q=Karvachar&from=1990").content.decode()
+    for name in ["q", "district", "party", "kind", "agreement", "from", "to", "order"]:
+        assert f'<label for="id_{name}"' in html
+        assert f'id="id_{name}"' in html
+    assert 'name="q" value="Karvachar"' in html
+    assert 'name="from" value="1990"' in html
+
+
+def test_a_bad_date_and_an_unknown_district_get_a_400_with_messages_not_a_500(client, demo):
+    response = client.get("/?from=yesterday&district=atlantis&q=Kalbajar")
+    assert response.status_code == 400
+    text = main_text(response)
+    assert "Some filters could not be used" in text
+    assert "Enter a year (1992), a month (1992-05) or a day (1992-05-09)." in text
+    assert "Select a valid choice. atlantis is not one of the available choices." in text
+    assert "Kalbajar taken" in text  # the valid filter still applies
+    assert "Karabakh movement begins" not in text
+
+
+def test_a_range_that_ends_before_it_starts_is_explained(client, demo):
+    response = client.get("/?from=2020&to=1990")
+    assert response.status_code == 400
+    assert "The end of the range is before its start." in main_text(response)
+
+
+def test_an_impossible_date_is_explained(client, demo):
+    response = client.get("/?to=2020-02-31")
+    assert response.status_code == 400
+    assert "2020-02-31 is not a real date." in main_text(response)
+
+
+@pytest.mark.parametrize(
+    ("page", "message"),
+    [
+        ("abc", "“abc” is not a page number; showing page 1."),
+        ("999999", "There is no page 999999; showing the last page, 1."),
+        ("0", "Pages start at 1; showing page 1."),
+    ],
+)
+def test_a_bad_page_number_shows_a_message_instead_of_failing(client, demo, page, message):
+    response = client.get("/", {"page": page})
+    assert response.status_code == 200
+    assert message in main_text(response)
+    assert "Karabakh movement begins" in main_text(response)
+
+
+def test_pages_hold_fifty_entries_and_page_links_keep_the_filters(client):
+    district = factories.DistrictFactory(slug="riverside")
+    for n in range(60):
+        factories.EventFactory(title=f"Numbered {n:02d}", date=dt.date(2001, 1, 1) + dt.timedelta(days=n), districts=[district])
+    first = client.get("/?district=riverside")
+    assert "60 entries match these filters; showing 1–50." in main_text(first)
+    assert "Numbered 49" in main_text(first) and "Numbered 50" not in main_text(first)
+    assert 'href="?district=riverside&amp;page=2"' in first.content.decode()
+    second = client.get("/?district=riverside&page=2")
+    assert "showing 51–60." in main_text(second)
+    assert "Numbered 50" in main_text(second) and "Numbered 49" not in main_text(second)
+
+
+def test_drafts_and_entries_in_review_never_appear(client):
+    factories.EventFactory(title="Visible entry")
+    factories.EventFactory(title="Draft entry", publication_status=PublicationStatus.DRAFT)
+    factories.EventFactory(title="Entry in review", publication_status=PublicationStatus.IN_REVIEW)
+    response = client.get("/")
+    assert "Visible entry" in main_text(response)
+    assert "Draft entry" not in response.content.decode()
+    assert "Entry in review" not in response.content.decode()
+    assert "1 entry." in main_text(response)
+
+
+def test_the_visual_timeline_data_has_points_and_ranges_linking_to_entries(client, demo):
+    html = client.get("/").content.decode()
+    raw = re.search(r'<script id="visual-items" type="application/json">(.*?)</script>', html, re.S).group(1)
+    items = {item["title"]: item for item in json.loads(raw)}
+    war = items["First war over the region"]
+    assert (war["type"], war["start"], war["end"], war["date"]) == ("range", "1992-01-01", "1995-01-01", "1992–1994")
+    taken = items["Kalbajar taken"]
+    assert (taken["type"], taken["start"], taken["url"]) == ("point", "1993-04-03", "/events/1993-04-kalbajar-taken/")
+    assert "end" not in taken
+    assert items["Shelling reported near the line of contact"]["claimedBy"] == "Azerbaijan"
+    assert len(items) == Event.objects.published().count()
+
+
+def test_the_visual_timeline_data_cannot_break_out_of_its_script_element(client):
+    factories.EventFactory(title="</script><script>alert(1)</script>")
+    html = client.get("/").content.decode()
+    assert "<script>alert(1)" not in html
+    assert "\\u003C/script\\u003E\\u003Cscript\\u003Ealert(1)" in html
+
+
+def test_the_visual_timeline_follows_the_filters(client, demo):
+    html = client.get("/?district=lachin").content.decode()
+    raw = re.search(r'<script id="visual-items" type="application/json">(.*?)</script>', html, re.S).group(1)
+    titles = {item["title"] for item in json.loads(raw)}
+    assert "Lachin handed over to Azerbaijan" in titles
+    assert "Kalbajar taken" not in titles
+
+
+def test_the_timeline_page_has_no_inline_script_code(client, demo):
+    response = client.get("/")
+    assert inline_script_code(response) == []
+    assert '<script src="/static/js/timeline.js" defer></script>' in response.content.decode()
+
+
+def test_an_empty_result_says_so(client, demo):
+    response = client.get("/?q=nothing-has-this-name")
+    assert "No entries match these filters." in main_text(response)
+    assert 'id="visual-items"' not in response.content.decode()
+
+
+def _events(count, district, party, source):
+    for n in range(count):
+        event = factories.EventFactory(
+            date=dt.date(1990 + n % 20, 1 + n % 12, 1), date_precision=Precision.MONTH,
+            districts=[district], parties=[party], claimed_by=party if n % 3 == 0 else None,
+        )
+        factories.CitationFactory(event=event, source=source)
+
+
+@pytest.mark.parametrize("url", ["/", "/?q=Alias&order=newest", "/?district=the-district&from=1991&page=1"])
+def test_the_timeline_runs_the_same_number_of_queries_for_3_or_30_entries(client, django_assert_num_queries, url):
+    district = factories.DistrictFactory(slug="the-district")
+    factories.DistrictAliasFactory(district=district, name="Alias")
+    party, source = factories.PartyFactory(), factories.SourceFactory()
+    _events(3, district, party, source)
+    expected = queries_for(client, url)
+    _events(27, district, party, source)
+    with django_assert_num_queries(expected):
+        response = client.get(url)
+    assert response.status_code == 200
