@@ -145,6 +145,15 @@ class PublishableModel(TimeStampedModel):
         super().save(*args, **kwargs)
 
 
+def review_permissions(model_name: str) -> list[tuple[str, str]]:
+    """The permission that lets a reviewer publish, correct and withdraw a record of ``model_name``.
+
+    Editors hold add/change; only holders of ``review_<model>`` make anything public
+    (see ``timeline.workflow``).
+    """
+    return [(f"review_{model_name}", "Can publish, correct and withdraw")]
+
+
 # --------------------------------------------------------------------------
 # Conflicts, parties, territories
 # --------------------------------------------------------------------------
@@ -192,6 +201,7 @@ class Party(PublishableModel):
     history = HistoricalRecords()
 
     class Meta:
+        permissions = review_permissions("party")
         ordering = ["name"]
         verbose_name_plural = "parties"
         constraints = [
@@ -274,6 +284,7 @@ class District(PublishableModel):
     history = HistoricalRecords()
 
     class Meta:
+        permissions = review_permissions("district")
         ordering = ["name"]
         constraints = [
             models.UniqueConstraint(fields=["conflict", "name"], name="district_name_unique_per_conflict"),
@@ -393,6 +404,7 @@ class Source(PublishableModel):
     history = HistoricalRecords()
 
     class Meta:
+        permissions = review_permissions("source")
         ordering = ["-published_on", "title"]
         constraints = [
             models.CheckConstraint(
@@ -456,6 +468,7 @@ class Agreement(PublishableModel):
     history = HistoricalRecords()
 
     class Meta:
+        permissions = review_permissions("agreement")
         ordering = ["signed_on", "id"]
         constraints = [
             models.CheckConstraint(
@@ -715,6 +728,7 @@ class Handover(PublishableModel):
     history = HistoricalRecords()
 
     class Meta:
+        permissions = review_permissions("handover")
         ordering = ["district__name", "id"]
         constraints = [
             models.CheckConstraint(condition=~Q(from_party=F("to_party")), name="handover_parties_differ"),
@@ -860,6 +874,7 @@ class Event(PublishableModel):
     history = HistoricalRecords(m2m_fields=[districts, parties])
 
     class Meta:
+        permissions = review_permissions("event")
         ordering = ["date", "id"]
         indexes = [
             models.Index(fields=["publication_status", "date", "id"], name="event_public_timeline"),

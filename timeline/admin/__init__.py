@@ -9,19 +9,22 @@ never edited.
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.actions import delete_selected
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Count, F, Prefetch, URLField
-from django.http import HttpResponseRedirect
-from django.urls import reverse
+from django.db.models import Count, F, Prefetch, Q, URLField
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
-from timeline import selectors
-from timeline.admin import derived
+from timeline import selectors, workflow
+from timeline.admin import derived, staff
 from timeline.admin.forms import (
     AttachedToParentFormSet,
+    ChangeReasonForm,
     DeadlineInAgreementForm,
     EventForm,
     HandoverForm,
@@ -54,6 +57,7 @@ from timeline.models import (
 admin.site.site_header = f"{settings.SITE_NAME}: editors"
 admin.site.site_title = settings.SITE_NAME
 admin.site.index_title = "The record"
+staff.install(admin.site)
 
 
 # --------------------------------------------------------------------------
@@ -64,6 +68,9 @@ admin.site.index_title = "The record"
 class RecordAdmin(SimpleHistoryAdmin):
     """History, saves that keep derived records in step, and no 500 on a rule a form could not see.
 
+    Every save asks for a reason (kept in the history with the user); the
+    history page lists each change with a link to its field-by-field diff.
+
     Admins whose rows print related records join them in ``get_queryset`` (used by
     the change list, the autocomplete and the change page alike); the change list
     then ignores ``list_select_related``, so those admins do not set it.
@@ -72,19 +79,57 @@ class RecordAdmin(SimpleHistoryAdmin):
     form = RecordForm
     list_per_page = 50
     show_full_result_count = False
+    history_list_display = ["diff_link"]
+
+    # -- the form: a reason for every change, the user for the workflow -------------------------
+
+    def get_form(self, request, obj=None, **kwargs):
+        base = kwargs.pop("form", None) or self.form
+        if not issubclass(base, ChangeReasonForm):
+            base = type(base.__name__, (ChangeReasonForm, base), {})
+        attrs = {"request_user": request.user, "reverting": getattr(request, "reverting_history", False)}
+        kwargs["form"] = type(base.__name__, (base,), attrs)
+        return super().get_form(request, obj, **kwargs)
+
+    def workflow_fields(self, request, obj=None) -> list[str]:
+        return ["change_reason"]
+
+    def get_base_fieldsets(self, request, obj=None):
+        """The record's own fieldsets; admins with fieldsets that depend on the record override this."""
+        return super().get_fieldsets(request, obj)
+
+    def get_fieldsets(self, request, obj=None):
+        return self.with_workflow_fields(request, obj, self.get_base_fieldsets(request, obj))
+
+    def with_workflow_fields(self, request, obj, fieldsets):
+        """The "why" of a save, where the user may save; nothing to explain on a read-only page."""
+        if not self.has_change_permission(request, obj) and obj is not None:
+            return fieldsets
+        if obj is None and not self.has_add_permission(request):
+            return fieldsets
+        extra = self.workflow_fields(request, obj)
+        return [*fieldsets, ("Why", {"fields": extra})]
 
     def save_model(self, request, obj, form, change):
+        reason = (form.cleaned_data.get("change_reason") or "").strip()
+        if getattr(request, "reverting_history", False):
+            reason = f"reverted to an earlier version: {reason}"
+        if reason:
+            obj._change_reason = reason[: workflow.REASON_MAX]
         if change and isinstance(obj, PublishableModel):
             # A revert from the history page starts from an old row; the version still only rises.
             current = type(obj).objects.filter(pk=obj.pk).values_list("version", flat=True).first()
             if current is not None:
                 obj.version = max(obj.version, current)
-        super().save_model(request, obj, form, change)
+        with workflow.change_context(user=request.user, reason=reason):
+            super().save_model(request, obj, form, change)
 
     def save_related(self, request, form, formsets, change):
         """Runs after the record and all its inlines are saved: the moment to re-derive."""
-        super().save_related(request, form, formsets, change)
-        derived.record_saved(form.instance)
+        reason = (form.cleaned_data.get("change_reason") or "").strip()
+        with workflow.change_context(user=request.user, reason=reason):
+            super().save_related(request, form, formsets, change)
+            derived.record_saved(form.instance)
 
     def delete_model(self, request, obj):
         derived.record_delete(obj)
@@ -103,7 +148,11 @@ class RecordAdmin(SimpleHistoryAdmin):
             return HttpResponseRedirect(request.get_full_path())
 
     def history_form_view(self, request, object_id, version_id, extra_context=None):
-        """Reverting to an old version is a save like any other: allowed only to who may change, and re-derived."""
+        """Reverting to an old version is a save like any other: allowed only to who may change, and re-derived.
+
+        The reason for the revert is required and kept in the history.
+        """
+        request.reverting_history = True
         if request.method != "POST":
             return super().history_form_view(request, object_id, version_id, extra_context)
         obj = self.get_object(request, unquote(object_id))
@@ -113,27 +162,235 @@ class RecordAdmin(SimpleHistoryAdmin):
             with transaction.atomic():
                 response = super().history_form_view(request, object_id, version_id, extra_context)
                 if response.status_code == 302:
-                    derived.record_saved(self.model.objects.get(pk=obj.pk))
+                    saved = self.model.objects.get(pk=obj.pk)
+                    derived.record_saved(saved)
+                    self.after_save(request, saved, getattr(request, "workflow_form", None), [])
         except ValidationError as error:
             self.message_user(request, f"Nothing was reverted: {' '.join(error.messages)}", messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
         return response
 
+    def after_save(self, request, obj, form, formsets):
+        """Publishable records write their public act here."""
+
+    # -- history: a field-by-field diff of each change ---------------------------------------
+
+    def get_urls(self):
+        opts = self.model._meta
+        return [
+            path("<path:object_id>/history/<int:history_id>/diff/", self.admin_site.admin_view(self.history_diff_view),
+                 name=f"{opts.app_label}_{opts.model_name}_history_diff"),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description="diff")
+    def diff_link(self, record):
+        opts = self.model._meta
+        url = reverse(f"admin:{opts.app_label}_{opts.model_name}_history_diff", args=[record.id, record.history_id])
+        return format_html('<a href="{}">field by field</a>', url)
+
+    def history_diff_view(self, request, object_id, history_id):
+        history = self.model.history
+        row = history.filter(id=unquote(object_id), history_id=history_id).select_related("history_user").first()
+        if row is None:
+            raise Http404("No such change.")
+        record = self.model._default_manager.filter(pk=row.id).first() or row.instance
+        if not self.has_view_history_or_change_history_permission(request, record):
+            raise PermissionDenied
+        previous = row.prev_record
+        changes = []
+        if previous is not None:
+            names = {f.name: getattr(f, "verbose_name", f.name) for f in self.model._meta.get_fields()}
+            changes = [{"field": names.get(c.field, c.field), "old": c.old, "new": c.new}
+                       for c in row.diff_against(previous).changes]
+        opts = self.model._meta
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Change of {record} on {row.history_date:%Y-%m-%d %H:%M}",
+            "opts": opts,
+            "record": record,
+            "row": row,
+            "previous": previous,
+            "changes": changes,
+            "history_url": reverse(f"admin:{opts.app_label}_{opts.model_name}_history", args=[row.id]),
+            "revert_url": reverse(f"admin:{opts.app_label}_{opts.model_name}_simple_history",
+                                  args=[row.id, previous.history_id]) if previous is not None else None,
+        }
+        return TemplateResponse(request, "admin/timeline/history_diff.html", context)
+
 
 class PublishableAdmin(RecordAdmin):
-    """A record with a publication status, shown prominently and guarded against stale edits."""
+    """A record with a publication status: the editorial workflow, stale-edit guard and soft deletes.
+
+    Editors see published records read-only (a reviewer corrects them with a
+    public note); deleting a record readers have seen withdraws it instead.
+    """
 
     form = StaleEditCheckForm
+    actions = ["submit_for_review", "publish_selected"]
 
     def get_fieldsets(self, request, obj=None):
         """The hidden version field only where the editor may save; a read-only view has nothing to guard."""
         fieldsets = super().get_fieldsets(request, obj)
-        if self.has_change_permission(request, obj):
+        if self.has_change_permission(request, obj) or obj is None:
             return fieldsets
         return [
             (name, {**options, "fields": [f for f in options["fields"] if f != "opened_version"]})
             for name, options in fieldsets
         ]
+
+    @staticmethod
+    def stored(obj):
+        """The record as saved now: a revert page holds an old version whose status may differ."""
+        if obj is None or obj.pk is None:
+            return obj
+        return type(obj)._default_manager.filter(pk=obj.pk).only("publication_status", "published_at").first()
+
+    def workflow_fields(self, request, obj=None) -> list[str]:
+        stored = self.stored(obj)
+        if stored is not None and workflow.is_public(stored) and workflow.can_review(request.user, stored):
+            return ["change_reason", "public_note"]
+        return ["change_reason"]
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and not workflow.can_change_in_place(request.user, self.stored(obj) or obj):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and (workflow.is_public(obj) or obj.published_at is not None):
+            return obj.publication_status != workflow.WITHDRAWN and workflow.can_review(request.user, obj)
+        return super().has_delete_permission(request, obj)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        obj = self.get_object(request, unquote(object_id)) if object_id else None
+        may_change = obj is not None and RecordAdmin.has_change_permission(self, request, obj)
+        if may_change and not workflow.can_change_in_place(request.user, obj):
+            state = obj.get_publication_status_display()
+            text = (f"This {obj._meta.verbose_name} is {state}: editors cannot change it in place. "
+                    "A reviewer can correct it (with a public note) or withdraw it.")
+            if request.method == "POST":
+                self.message_user(request, f"Nothing was saved. {text}", messages.ERROR)
+                return HttpResponseRedirect(request.get_full_path())
+            self.message_user(request, text, messages.WARNING)
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        request.workflow_form_class = form
+        return form
+
+    def save_model(self, request, obj, form, change):
+        request.workflow_form = form
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        self.after_save(request, form.instance, form, formsets)
+
+    def after_save(self, request, obj, form, formsets):
+        """The public act of this save, judged with the inline rows too, and written once all is saved."""
+        if form is None:
+            return
+        act = getattr(form, "workflow_act", None)
+        note = (form.cleaned_data.get("public_note") or "").strip()
+        inlines_changed = any(formset.has_changed() for formset in formsets)
+        stored = getattr(form, "stored", None)
+        old = stored.publication_status if stored is not None else None
+        if inlines_changed and act is None and old == workflow.PUBLISHED == obj.publication_status:
+            act = workflow.check_transition(
+                user=request.user, record=obj, old_status=old, new_status=obj.publication_status,
+                content_changed=True, note=note,
+            ) if workflow.can_review(request.user, obj) else None
+        if inlines_changed and act == workflow.Publication.Action.PUBLISHED and not workflow.is_administrator(request.user):
+            raise ValidationError(
+                "Four eyes: you changed this record while publishing it; set it to “in review” and ask another "
+                "reviewer to publish it."
+            )
+        if act:
+            workflow.record_public_act(record=obj, action=act, user=request.user, note=note)
+
+    # -- deleting what readers have seen withdraws it ------------------------------------------
+
+    def delete_view(self, request, object_id, extra_context=None):
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None or getattr(obj, "is_derived", False) or not (workflow.is_public(obj) or obj.published_at):
+            return super().delete_view(request, object_id, extra_context)
+        if not self.has_delete_permission(request, obj):
+            self.message_user(
+                request, f"This {obj._meta.verbose_name} is {obj.get_publication_status_display()}: readers have "
+                "seen it, so it is never deleted. A reviewer can withdraw it with a public note.", messages.ERROR,
+            )
+            return HttpResponseRedirect(reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change",
+                                                args=[obj.pk]))
+        error = ""
+        if request.method == "POST":
+            note = (request.POST.get("public_note") or "").strip()
+            try:
+                workflow.delete_or_withdraw(record=obj, user=request.user, note=note)
+            except workflow.WorkflowError as refusal:
+                error = refusal.message
+            else:
+                self.message_user(request, f"“{obj}” was withdrawn; its page now says so, with your note.",
+                                  messages.SUCCESS)
+                return HttpResponseRedirect(reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change",
+                                                    args=[obj.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Withdraw {obj}",
+            "opts": obj._meta,
+            "object": obj,
+            "error": error,
+            "note": request.POST.get("public_note", ""),
+        }
+        return TemplateResponse(request, "admin/timeline/withdraw_confirmation.html", context)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if "delete_selected" in actions:
+            actions["delete_selected"] = (
+                PublishableAdmin.delete_drafts, "delete_selected", actions["delete_selected"][2]
+            )
+        return actions
+
+    def delete_drafts(self, request, queryset):
+        """The bulk delete, for drafts only: what readers have seen is withdrawn one by one, with a note."""
+        seen = queryset.filter(Q(publication_status__in=workflow.PUBLIC) | Q(published_at__isnull=False))
+        if seen.exists():
+            self.message_user(
+                request, "Nothing was deleted: readers have seen " + ", ".join(str(r) for r in seen[:5])
+                + ". Withdraw a published record from its own page, with a public note.", messages.ERROR,
+            )
+            return None
+        return delete_selected(self, request, queryset)
+
+    # -- the workflow's own steps as list actions ------------------------------------------
+
+    def _each(self, request, queryset, act, done: str):
+        ok, refused = [], []
+        for record in queryset:
+            try:
+                act(record=record, user=request.user)
+                ok.append(str(record))
+            except workflow.WorkflowError as refusal:
+                refused.append(f"{record}: {refusal.message}")
+        if ok:
+            self.message_user(request, f"{done}: {', '.join(ok)}.", messages.SUCCESS)
+        for line in refused:
+            self.message_user(request, f"Refused. {line}", messages.ERROR)
+
+    @admin.action(description="Submit the selected drafts for review", permissions=["change"])
+    def submit_for_review(self, request, queryset):
+        self._each(request, queryset, workflow.submit_for_review, "Submitted for review")
+
+    @admin.action(description="Publish the selected records (reviewers)", permissions=["review"])
+    def publish_selected(self, request, queryset):
+        self._each(request, queryset, workflow.publish, "Published")
+
+    def has_review_permission(self, request):
+        return workflow.can_review(request.user, self.model)
+
+    # -- preview of what readers would see ---------------------------------------------
 
     @admin.display(description="status", ordering="publication_status")
     def status_badge(self, obj):
@@ -611,7 +868,7 @@ class EventAdmin(PublishableAdmin):
     readonly_fields = ["origin", "derived_from", "span_end"]
     inlines = [ControlChangeInline, inline_for(CitationInline, "event"), inline_for(DiscrepancyInline, "event")]
 
-    def get_fieldsets(self, request, obj=None):
+    def get_base_fieldsets(self, request, obj=None):
         lead = {"fields": ["publication_status", "title", "slug", "conflict", "kind", "opened_version"]}
         if obj is not None and obj.is_derived:
             lead = {"fields": ["derived_from", "publication_status", "title", "slug", "conflict", "kind"],
@@ -633,6 +890,12 @@ class EventAdmin(PublishableAdmin):
         if obj is not None and obj.is_derived:
             return False
         return super().has_delete_permission(request, obj)
+
+    def get_view_on_site_url(self, obj=None):
+        """A draft's "view on site" is its preview: the public page, marked as such, for staff only."""
+        if obj is not None and obj.pk and obj.publication_status not in workflow.PUBLIC:
+            return reverse("admin:event-preview", args=[obj.pk])
+        return super().get_view_on_site_url(obj)
 
     @admin.display(description="date", ordering="date")
     def when(self, obj):

@@ -10,11 +10,11 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django import forms
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist, ValidationError
 from django.forms.models import BaseInlineFormSet
 from django.utils.formats import date_format
 
-from timeline import services
+from timeline import services, workflow
 from timeline.models import Handover, Postponement
 
 # --------------------------------------------------------------------------
@@ -51,32 +51,130 @@ class RecordForm(forms.ModelForm):
 # --------------------------------------------------------------------------
 
 
-class StaleEditCheckForm(RecordForm):
-    """Refuses to save over a version the editor never saw.
+class ChangeReasonForm(RecordForm):
+    """Every admin save says why: the reason is kept in the record's history."""
 
-    The version the page was opened at travels in a hidden field; if another
-    editor (or a service) has saved the record since, the save is refused
-    with a message instead of silently overwriting their change.
-    """
-
-    opened_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.instance.pk is not None:
-            self.fields["opened_version"].initial = self.instance.version
+    change_reason = forms.CharField(
+        label="Reason for this change",
+        required=False,
+        max_length=workflow.REASON_MAX,
+        help_text="Kept in the record's history with your name, e.g. “date checked against the official text”.",
+    )
 
     def clean(self):
         cleaned = super().clean()
+        if getattr(self, "reverting", False) and not (cleaned.get("change_reason") or "").strip():
+            self.add_error("change_reason", "Say why you revert: the reason is kept in the history.")
+        return cleaned
+
+
+# Fields of the form that are about the save, not the record.
+NOT_CONTENT = {"publication_status", "opened_version", "change_reason", "public_note"}
+# Fields a save changes by itself; not worth showing in a "changed since" list.
+NOT_SHOWN = {"version", "updated_at", "search_key", "span_end"}
+
+
+def changes_since(record, opened_version: int) -> list[str]:
+    """What changed in ``record`` since ``opened_version``, field by field, with who changed it."""
+    history = record.history.order_by("-history_date", "-history_id")
+    opened = history.filter(version=opened_version).first()
+    now = history.first()
+    if opened is None or now is None or opened.pk == now.pk:
+        return []
+    lines = []
+    for change in now.diff_against(opened, excluded_fields=list(NOT_SHOWN & {f.name for f in record._meta.fields})).changes:
+        lines.append(f"{change.field}: “{change.old}” → “{change.new}”")
+    people = sorted({str(row.history_user) for row in history.filter(version__gt=opened_version)
+                     .select_related("history_user") if row.history_user_id})
+    if people:
+        lines.append("saved by " + ", ".join(people))
+    return lines
+
+
+def differs_from(stored, cleaned: dict) -> bool:
+    """Whether the form's model values differ from the stored row (works for reverts too)."""
+    for name, value in cleaned.items():
+        if name in NOT_CONTENT:
+            continue
+        try:
+            field = stored._meta.get_field(name)
+        except FieldDoesNotExist:  # a field of the form only
+            continue
+        if field.many_to_many:
+            if {obj.pk for obj in value or []} != set(getattr(stored, name).values_list("pk", flat=True)):
+                return True
+        elif field.is_relation:
+            if getattr(stored, field.attname) != (value.pk if value is not None else None):
+                return True
+        elif getattr(stored, name) != value:
+            return True
+    return False
+
+
+class StaleEditCheckForm(ChangeReasonForm):
+    """Refuses to save over a version the editor never saw, and applies the editorial workflow.
+
+    The version the page was opened at travels in a hidden field. On save the
+    stored row is locked (``select_for_update``, inside the admin's
+    transaction) and compared: if another editor, or a service, saved it
+    since, the save is refused with the list of what changed meanwhile,
+    instead of silently overwriting their change.
+
+    ``request_user`` is set by the admin (``RecordAdmin.get_form``); the
+    workflow decides whether this save is allowed and which public act it is
+    (``workflow_act``, written once the whole save succeeded).
+    """
+
+    opened_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    public_note = forms.CharField(
+        label="Public note (corrections and withdrawals)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Shown to readers: “Corrected on <date>: <note>”. Needed when you change or withdraw a "
+        "published record.",
+    )
+    request_user = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.workflow_act = None
+        self.stored = None
+        if self.instance.pk is not None and "opened_version" in self.fields:
+            # The stored version, not the instance's: a revert starts from an old row.
+            stored = type(self.instance)._default_manager.filter(pk=self.instance.pk)
+            self.fields["opened_version"].initial = stored.values_list("version", flat=True).first()
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk is not None:
+            self.stored = type(self.instance)._default_manager.select_for_update().filter(pk=self.instance.pk).first()
         opened = cleaned.get("opened_version")
-        if self.instance.pk is not None and opened is not None and opened != self.instance.version:
+        if self.stored is not None and opened is not None and opened != self.stored.version:
+            changed = changes_since(self.stored, opened)
             raise ValidationError(
                 "Someone saved this record after you opened it (you opened version %(opened)s; version "
-                "%(current)s is saved now). Open it again to see their changes, then make yours.",
+                "%(current)s is saved now). Nothing was saved. Changed since: %(changes)s. Open it again to "
+                "see their changes, then make yours.",
                 code="stale",
-                params={"opened": opened, "current": self.instance.version},
+                params={"opened": opened, "current": self.stored.version,
+                        "changes": "; ".join(changed) or "the record's derived fields"},
             )
+        if self.request_user is not None and "publication_status" in self.fields:
+            self.check_workflow(cleaned)
         return cleaned
+
+    def check_workflow(self, cleaned):
+        old = self.stored.publication_status if self.stored is not None else None
+        new = cleaned.get("publication_status") or old or workflow.DRAFT
+        changed = self.stored is None or differs_from(self.stored, cleaned)
+        try:
+            self.workflow_act = workflow.check_transition(
+                user=self.request_user, record=self.stored or self.instance, old_status=old, new_status=new,
+                content_changed=changed, note=cleaned.get("public_note", ""),
+            )
+        except workflow.WorkflowError as refusal:
+            field = refusal.field if refusal.field in self.fields else None
+            self.add_error(field, refusal.message)
 
 
 # --------------------------------------------------------------------------

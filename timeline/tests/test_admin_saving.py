@@ -240,16 +240,29 @@ def test_withdrawing_an_agreement_withdraws_its_derived_entries_too(editor_clien
     assert statuses == {models.PublicationStatus.WITHDRAWN}
 
 
-def test_deleting_an_agreement_withdraws_its_published_signed_entry(editor_client):
+def test_deleting_a_published_agreement_withdraws_it_and_its_signed_entry(editor_client):
     agreement = factories.AgreementFactory()
     entry = services.derived_events_sync_agreement(agreement=agreement)
+
+    response = editor_client.post(admin_url(models.Agreement, "delete", agreement.pk),
+                                  {"post": "yes", "public_note": "Signed by officials without a mandate."})
+
+    assert response.status_code == 302
+    agreement.refresh_from_db()
+    assert agreement.publication_status == models.PublicationStatus.WITHDRAWN
+    entry.refresh_from_db()
+    assert entry.publication_status == models.PublicationStatus.WITHDRAWN
+
+
+def test_deleting_a_draft_agreement_deletes_it_and_its_signed_entry(editor_client):
+    agreement = factories.AgreementFactory(publication_status=models.PublicationStatus.DRAFT)
+    services.derived_events_sync_agreement(agreement=agreement)
 
     response = editor_client.post(admin_url(models.Agreement, "delete", agreement.pk), {"post": "yes"})
 
     assert response.status_code == 302
     assert not models.Agreement.objects.filter(pk=agreement.pk).exists()
-    entry.refresh_from_db()
-    assert entry.publication_status == models.PublicationStatus.WITHDRAWN
+    assert not models.Event.objects.filter(agreement_id=agreement.pk).exists()
 
 
 # --------------------------------------------------------------------------
@@ -371,9 +384,9 @@ def test_reverting_a_handover_from_its_history_re_derives_its_status_and_entry(e
     services.handover_complete(handover=handover, completed_on=NOV(25))
     url = admin_url(models.Handover, "simple_history", handover.pk, first_version.history_id)
 
-    response = post_from_page(editor_client, url)
+    response = post_from_page(editor_client, url, change_reason="The completion was entered by mistake.")
 
-    assert response.status_code == 302, errors_in(response)
+    assert response.status_code == 302
     handover.refresh_from_db()
     assert (handover.completed_on, handover.status) == (None, models.Handover.Status.SCHEDULED)
     assert not models.Event.objects.filter(handover=handover).exists()
@@ -427,6 +440,20 @@ def test_a_citation_moved_to_another_record_leaves_the_first_records_entry(edito
 def test_deleting_events_in_bulk_is_refused_when_a_derived_one_is_among_them(editor_client):
     editorial = factories.EventFactory()
     derived_entry = services.derived_events_sync_agreement(agreement=factories.AgreementFactory())
+    url = admin_url(models.Event, "changelist")
+    selection = {"action": "delete_selected", "_selected_action": [editorial.pk, derived_entry.pk]}
+
+    response = editor_client.post(url, {**selection, "post": "yes"}, follow=True)
+
+    # Both were published: readers have seen them, so neither is deleted.
+    assert "Nothing was deleted: readers have seen" in response.content.decode()
+    assert models.Event.objects.count() == 2
+
+
+def test_deleting_a_derived_draft_event_in_bulk_is_refused(editor_client):
+    editorial = factories.EventFactory(publication_status=models.PublicationStatus.DRAFT)
+    agreement = factories.AgreementFactory(publication_status=models.PublicationStatus.DRAFT)
+    derived_entry = services.derived_events_sync_agreement(agreement=agreement)
     url = admin_url(models.Event, "changelist")
     selection = {"action": "delete_selected", "_selected_action": [editorial.pk, derived_entry.pk]}
 

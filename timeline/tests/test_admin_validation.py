@@ -233,6 +233,7 @@ def test_saving_over_a_change_made_since_the_page_was_opened_is_refused(editor_c
     assert errors_in(response) == {
         "__all__": [
             "Someone saved this record after you opened it (you opened version 1; version 2 is saved now). "
+            "Nothing was saved. Changed since: name: “First name” → “Changed by a colleague”. "
             "Open it again to see their changes, then make yours."
         ]
     }
