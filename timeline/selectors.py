@@ -152,6 +152,10 @@ def citations_prefetch(lookup: str = "citations") -> Prefetch:
     return Prefetch(lookup, queryset=Citation.objects.select_related("source").order_by("order", "id"))
 
 
+def party_list(*, include_unpublished: bool = False) -> QuerySet:
+    return Party.objects.all() if include_unpublished else Party.objects.published()
+
+
 def source_list(*, include_unpublished: bool = False) -> QuerySet:
     return Source.objects.all() if include_unpublished else Source.objects.published()
 
@@ -254,6 +258,12 @@ def deadline_list(*, include_unpublished: bool = False) -> QuerySet:
     )
 
 
+def deadlines_overdue_q(today: dt.date) -> Q:
+    """Deadlines whose current date has passed with no completed handover."""
+    completed = Handover.objects.filter(deadline_id=OuterRef("pk"), completed_on__isnull=False)
+    return Q(due_on__lt=today) & ~Exists(completed)
+
+
 def agreement_list(*, include_unpublished: bool = False) -> QuerySet:
     qs = Agreement.objects.all() if include_unpublished else Agreement.objects.published()
     return qs.select_related("conflict").prefetch_related(
@@ -278,3 +288,70 @@ def handover_list(*, include_unpublished: bool = False) -> QuerySet:
         .prefetch_related(postponements_prefetch("deadline__postponements"), citations_prefetch())
         .order_by("deadline__original_due_on", "district__name", "id")
     )
+
+
+# --------------------------------------------------------------------------
+# Public pages: one record with everything its page shows
+# --------------------------------------------------------------------------
+
+
+def event_public_get(*, slug: str) -> Event:
+    """The event a reader may open: published, or withdrawn (its page says so).
+
+    Drafts and entries in review raise ``Event.DoesNotExist`` like unknown slugs.
+    """
+    from timeline.models import Discrepancy
+
+    return (
+        event_list(include_unpublished=True)
+        .filter(slug=slug, publication_status__in=[PUBLISHED, PublicationStatus.WITHDRAWN])
+        .select_related("handover__district", "handover__from_party", "handover__to_party", "deadline", "postponement")
+        .prefetch_related(
+            Prefetch("discrepancies", queryset=Discrepancy.objects.prefetch_related("sources").order_by("id")),
+            Prefetch(
+                "control_changes",
+                queryset=ControlChange.objects.select_related("district", "controlled_by").order_by("district__name"),
+            ),
+        )
+        .get()
+    )
+
+
+def district_events(district: District) -> QuerySet:
+    """Published events about one district, in timeline order."""
+    return event_list().filter(districts=district)
+
+
+@dataclass(frozen=True)
+class DeadlineState:
+    """Where a deadline stands: ``status`` is completed, cancelled, overdue or pending.
+
+    ``days_late`` counts from the current (possibly postponed) date and
+    ``days_after_original`` from the date the text set; both are None until
+    the obligation is completed, and negative when it was early.
+    """
+
+    status: str
+    completed_on: dt.date | None
+    days_late: int | None
+    days_after_original: int | None
+    days_overdue: int | None
+
+
+def deadline_state(deadline: Deadline, *, today: dt.date | None = None) -> DeadlineState:
+    """Derive a deadline's state from its published handover, without a query
+    when ``handover`` was joined (``deadline_list`` and ``agreement_list`` do)."""
+    today = today or dt.date.today()
+    handover = getattr(deadline, "handover", None)
+    if handover is not None and not handover.is_published:
+        handover = None
+    if handover is not None and handover.completed_on is not None:
+        done = handover.completed_on
+        return DeadlineState(
+            "completed", done, (done - deadline.due_on).days, (done - deadline.original_due_on).days, None
+        )
+    if handover is not None and handover.cancelled_on is not None:
+        return DeadlineState("cancelled", None, None, None, None)
+    if deadline.due_on < today:
+        return DeadlineState("overdue", None, None, None, (today - deadline.due_on).days)
+    return DeadlineState("pending", None, None, None, None)

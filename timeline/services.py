@@ -10,8 +10,7 @@ from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils.text import Truncator
-from django.utils.text import slugify
+from django.utils.text import Truncator, slugify
 
 from timeline import dates
 from timeline.models import (

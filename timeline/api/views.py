@@ -1,0 +1,615 @@
+"""The REST API, version 1.
+
+Reads go through ``timeline.selectors`` (the same functions the pages use),
+writes through ``timeline.services``. Every GET answers with an ``ETag`` and
+honours ``If-None-Match``; every change of an existing record must send
+``If-Match`` with the ETag it last read (428 without it, 412 when stale).
+"""
+
+import hashlib
+import json
+
+from django.db.models import Prefetch
+from django.http import HttpResponseNotModified
+from django.utils.http import http_date
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_serializer,
+    extend_schema_view,
+    inline_serializer,
+)
+from rest_framework import exceptions, serializers, status, viewsets
+from rest_framework.authtoken.models import Token
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.decorators import action
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
+from rest_framework.response import Response
+from rest_framework.reverse import reverse
+from rest_framework.views import APIView
+
+from timeline import selectors, services
+from timeline.api import filters
+from timeline.api import serializers as api
+from timeline.api.errors import PreconditionFailed, PreconditionRequired
+from timeline.api.pagination import EventPagination, PageNumberPagination
+from timeline.api.permissions import StaffModelPermissionsOrReadOnly, sees_unpublished
+from timeline.api.renderers import CSVRenderer, GeoJSONRenderer
+from timeline.models import Agreement, Deadline, District, Handover, Party, Source
+
+# --------------------------------------------------------------------------
+# Conditional requests
+# --------------------------------------------------------------------------
+
+
+def _opaque(tag: str) -> str:
+    tag = tag.strip()
+    return tag[2:] if tag.startswith("W/") else tag
+
+
+def etag_matches(header: str | None, etag: str) -> bool:
+    """Whether an If-None-Match / If-Match header names ``etag`` (weak comparison, ``*`` matches any)."""
+    if not header:
+        return False
+    wanted = _opaque(etag)
+    return any(tag.strip() == "*" or _opaque(tag) == wanted for tag in header.split(","))
+
+
+def record_etag(instance, data, fmt: str = "json") -> str:
+    """A strong ETag for one record: its id and version, plus a digest of what
+    the response shows (related records' names included), so that it changes
+    whenever the representation does."""
+    digest = hashlib.sha256(json.dumps([fmt, data], sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return f'"{instance.pk}-{services.record_version(instance)}-{digest}"'
+
+
+class ConditionalGetMixin:
+    """ETag on every successful GET, and 304 Not Modified when If-None-Match names it.
+
+    Details carry the record's ETag (set by ``retrieve``); lists and other
+    responses get a digest of the rendered body.
+    """
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if request.method not in ("GET", "HEAD") or response.status_code != status.HTTP_200_OK:
+            return response
+        if not response.has_header("ETag"):
+            response.render()
+            response["ETag"] = f'"{hashlib.sha256(response.content).hexdigest()[:32]}"'
+        if etag_matches(request.headers.get("If-None-Match"), response["ETag"]):
+            not_modified = HttpResponseNotModified()
+            for header in ("ETag", "Last-Modified", "Vary", "Cache-Control"):
+                if response.has_header(header):
+                    not_modified[header] = response[header]
+            return not_modified
+        return response
+
+
+# --------------------------------------------------------------------------
+# OpenAPI description of the read/write split and of errors
+# --------------------------------------------------------------------------
+
+ErrorSerializer = inline_serializer(
+    name="Error",
+    fields={
+        "detail": serializers.CharField(help_text="What went wrong, as one sentence."),
+        "errors": serializers.DictField(
+            child=serializers.ListField(child=serializers.CharField()),
+            required=False,
+            help_text="For invalid input: each field or query parameter at fault, with its reasons.",
+        ),
+    },
+)
+
+
+def error(description):
+    return OpenApiResponse(ErrorSerializer, description=description)
+
+
+@extend_schema_serializer(many=False)
+class GeoJSONFeatureSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["Feature"])
+    id = serializers.CharField(help_text="The district slug.")
+    geometry = serializers.JSONField(allow_null=True, help_text="Its boundary, else a Point, else null.")
+    properties = inline_serializer(name="DistrictFeatureProperties", fields={
+        "slug": serializers.CharField(), "name": serializers.CharField(), "kind": serializers.CharField(),
+        "controlled_by": serializers.CharField(allow_null=True, help_text="Slug of the party holding it now."),
+        "controlled_by_name": serializers.CharField(allow_null=True), "url": serializers.URLField(),
+    })
+
+
+@extend_schema_serializer(many=False)
+class GeoJSONFeatureCollectionSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["FeatureCollection"])
+    features = GeoJSONFeatureSerializer(many=True)
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+
+
+class ResourceSchema(AutoSchema):
+    """Requests are described by the write serializer, responses by the read one, errors by ``Error``.
+
+    Reads also list their CSV (and for districts GeoJSON) forms, chosen with ``?format=``.
+    """
+
+    def _reads(self, read, many: bool) -> dict:
+        formats = {renderer.format for renderer in self.view.renderer_classes}
+        responses = {(200, "application/json"): read}
+        if "csv" in formats:
+            responses[(200, "text/csv")] = OpenApiTypes.STR
+        if "geojson" in formats:
+            geojson = GeoJSONFeatureCollectionSerializer if many else GeoJSONFeatureSerializer
+            responses[(200, "application/geo+json")] = geojson
+        return responses
+
+    def get_request_serializer(self):
+        write = getattr(self.view, "write_serializer_class", None)
+        if write is not None and getattr(self.view, "action", None) in ("create", "update", "partial_update"):
+            return write
+        return super().get_request_serializer()
+
+    def get_response_serializers(self):
+        view_action = getattr(self.view, "action", None)
+        read = getattr(self.view, "serializer_class", None)
+        if view_action not in ("list", "retrieve", "create", "update", "partial_update", "destroy") or read is None:
+            return super().get_response_serializers()
+        if view_action == "list":
+            return {**self._reads(read, many=True), 400: error("A filter or pagination parameter is malformed or names an unknown record."),
+                    404: error("A page number past the end."), 429: error("Too many requests; see Retry-After.")}
+        if view_action == "retrieve":
+            return {**self._reads(read, many=False), 404: error("No such record (or not published)."), 429: error("Too many requests.")}
+        responses = {
+            400: error("Invalid body: each field at fault with its reason."),
+            401: error("Not authenticated."),
+            403: error("Not staff, or lacking the model permission."),
+            415: error("The body is not application/json."),
+        }
+        if view_action == "create":
+            return {201: read, **responses}
+        responses.update({
+            404: error("No such record."),
+            409: error("The record is derived from another, or others still refer to it."),
+            412: error("The record changed since the ETag given in If-Match; body has current_version and current_etag."),
+            428: error("If-Match is missing."),
+        })
+        if view_action == "destroy":
+            return {204: None, **responses}
+        return {200: read, **responses}
+
+
+# --------------------------------------------------------------------------
+# Resources
+# --------------------------------------------------------------------------
+
+
+class ResourceViewSet(ConditionalGetMixin, viewsets.ModelViewSet):
+    """Read for everyone (published records only unless staff), write for staff with the model permission.
+
+    Subclasses give ``selector`` (the selectors function that lists the
+    records), the read ``serializer_class``, the ``write_serializer_class`` and
+    ``save`` (which calls the service).
+    """
+
+    schema = ResourceSchema()
+    permission_classes = [StaffModelPermissionsOrReadOnly]
+    pagination_class = PageNumberPagination
+    parser_classes = [JSONParser]
+    renderer_classes = [JSONRenderer, BrowsableAPIRenderer, CSVRenderer]
+    http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
+    write_serializer_class = None
+    error_field_names: dict = {"publication_status": "status"}
+    lookup_is_integer = False
+
+    def get_object(self):
+        value = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field, "")
+        if self.lookup_is_integer and not (value.isascii() and value.isdigit() and len(value) <= 18):
+            raise exceptions.NotFound(f"No record with the id {value[:40]!r}; ids are whole numbers.")
+        return super().get_object()
+
+    @property
+    def include_unpublished(self) -> bool:
+        return sees_unpublished(self.request)
+
+    def selector(self, *, include_unpublished: bool):
+        raise NotImplementedError
+
+    def get_queryset(self):
+        return self.selector(include_unpublished=self.include_unpublished)
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "include_unpublished": self.include_unpublished}
+
+    def extra_context(self, rows) -> dict:
+        """Facts computed for a whole page at once (e.g. control histories)."""
+        return {}
+
+    def serialize(self, rows, *, many: bool):
+        rows = list(rows) if many else rows
+        context = {**self.get_serializer_context(), **self.extra_context(rows if many else [rows])}
+        return self.serializer_class(rows, many=many, context=context).data
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def list(self, request, *args, **kwargs):
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(self.serialize(page, many=True))
+
+    def retrieve(self, request, *args, **kwargs):
+        return self.record_response(self.get_object())
+
+    def record_response(self, instance, status_code=status.HTTP_200_OK):
+        data = self.serialize(instance, many=False)
+        response = Response(data, status=status_code)
+        fmt = getattr(self.request.accepted_renderer, "format", "json")
+        response["ETag"] = record_etag(instance, data, fmt)
+        if getattr(instance, "updated_at", None):
+            response["Last-Modified"] = http_date(instance.updated_at.timestamp())
+        return response
+
+    def reload(self, instance):
+        """The record as a read after a write, with everything its representation shows."""
+        return self.selector(include_unpublished=True).get(pk=instance.pk)
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def check_precondition(self, instance) -> str:
+        """The version the client read, checked against the record; 428 without If-Match, 412 when stale."""
+        header = self.request.headers.get("If-Match")
+        if not header:
+            raise PreconditionRequired()
+        current = record_etag(instance, self.serialize(instance, many=False), "json")
+        if not etag_matches(header, current):
+            raise self.stale(instance, current)
+        return services.record_version(instance)
+
+    def stale(self, instance, current_etag=None):
+        error = PreconditionFailed(
+            "The record has changed since you read it (it, or a record it shows); GET it again, "
+            "reapply your change and send the new ETag in If-Match."
+        )
+        error.extra = {"current_version": services.record_version(instance)}
+        if current_etag:
+            error.extra["current_etag"] = current_etag
+        return error
+
+    def save(self, instance, data: dict, expected_version: str | None):
+        raise NotImplementedError
+
+    def run_service(self, function, *args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except services.StaleRecordError as stale:
+            error = PreconditionFailed(str(stale))
+            error.extra = {"current_version": stale.current_version}
+            raise error from None
+
+    def write(self, request, instance, partial=False):
+        expected = self.check_precondition(instance) if instance is not None else None
+        serializer = self.write_serializer_class(
+            instance, data=request.data, partial=partial, context=self.get_serializer_context()
+        )
+        serializer.is_valid(raise_exception=True)
+        saved = self.run_service(self.save, instance, dict(serializer.validated_data), expected)
+        response = self.record_response(self.reload(saved), status.HTTP_201_CREATED if instance is None else 200)
+        if instance is None:
+            response["Location"] = response.data.get("url") if self.basename == "event" else request.build_absolute_uri(
+                reverse(f"api:{self.basename}-detail", args=[getattr(saved, self.lookup_field)])
+            )
+        return response
+
+    def create(self, request, *args, **kwargs):
+        return self.write(request, None)
+
+    def update(self, request, *args, **kwargs):
+        return self.write(request, self.get_object(), partial=kwargs.get("partial", False))
+
+    def destroy(self, request, *args, **kwargs):
+        instance = self.get_object()
+        expected = self.check_precondition(instance)
+        self.run_service(services.record_delete, instance=instance, expected_version=expected)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+LIST_DESCRIPTION = (
+    "Paginated. Add `format=csv` for CSV (flat columns; pagination links in the `Link` header){extra}. "
+    "Send `If-None-Match` with a previous `ETag` to get 304 when nothing changed."
+)
+
+
+def _list_doc(summary, extra="", parameters=()):
+    return extend_schema(summary=summary, description=LIST_DESCRIPTION.format(extra=extra), parameters=list(parameters))
+
+
+def slugs_parameter(name, description):
+    return OpenApiParameter(
+        name, type={"type": "array", "items": {"type": "string", "maxLength": 140}}, location=OpenApiParameter.QUERY,
+        explode=True, style="form", description=description + " An unknown slug is a 400 naming it.",
+    )
+
+
+def search_parameter(description):
+    return OpenApiParameter(
+        "q", type={"type": "string", "maxLength": filters.MAX_Q_LENGTH}, location=OpenApiParameter.QUERY,
+        description=description,
+    )
+
+
+DISTRICT_SLUGS = slugs_parameter("district", "District slug; repeat for any of several (?district=a&district=b).")
+
+
+@extend_schema_view(
+    list=_list_doc(
+        "Events of the timeline, in date order (keyset pagination)",
+        parameters=[
+            DISTRICT_SLUGS,
+            slugs_parameter("party", "Party slug (involved, or claiming the entry); repeat for any of several."),
+            search_parameter(filters.EventFilter.base_filters["q"].extra["help_text"]),
+        ],
+    ),
+    retrieve=extend_schema(summary="One event"),
+    create=extend_schema(summary="Create an editorial event (staff)"),
+    update=extend_schema(summary="Replace an editorial event (staff, If-Match required)"),
+    partial_update=extend_schema(summary="Change an editorial event (staff, If-Match required)"),
+    destroy=extend_schema(summary="Delete an editorial event (staff, If-Match required)"),
+)
+class EventViewSet(ResourceViewSet):
+    """Derived events (``origin`` other than ``editorial``) are read-only: 409 on any change."""
+
+    serializer_class = api.EventSerializer
+    write_serializer_class = api.EventWriteSerializer
+    filterset_class = filters.EventFilter
+    pagination_class = EventPagination
+    lookup_field = "slug"
+    basename = "event"
+
+    def selector(self, *, include_unpublished):
+        # Related rows are re-prefetched with their publication status, so that
+        # drafts linked to a published event are left out without a query per row.
+        return (
+            selectors.event_list(include_unpublished=include_unpublished)
+            .select_related("handover__district")
+            .prefetch_related(None)
+            .prefetch_related(
+                Prefetch("districts", queryset=District.objects.only("id", "name", "slug", "publication_status")
+                         .order_by("name")),
+                Prefetch("parties", queryset=Party.objects.only("id", "name", "slug", "publication_status")
+                         .order_by("name")),
+                selectors.citations_prefetch(),
+            )
+        )
+
+    def write(self, request, instance, partial=False):
+        if instance is not None and instance.is_derived:
+            raise_derived(instance)
+        return super().write(request, instance, partial)
+
+    def destroy(self, request, *args, **kwargs):
+        instance = self.get_object()
+        if instance.is_derived:
+            raise_derived(instance)
+        return super().destroy(request, *args, **kwargs)
+
+    def save(self, instance, data, expected_version):
+        districts, parties = data.pop("districts", None), data.pop("parties", None)
+        if instance is None:
+            return services.event_create(fields=data, districts=districts or (), parties=parties or ())
+        return services.event_update(
+            event=instance, fields=data, districts=districts, parties=parties, expected_version=expected_version
+        )
+
+
+def raise_derived(event):
+    from timeline.api.errors import Conflict
+
+    raise Conflict(
+        f"This event is derived ({event.get_origin_display()}) and read-only; change the agreement, deadline, "
+        "postponement or handover it comes from."
+    )
+
+
+@extend_schema_view(
+    list=_list_doc(
+        "Districts and other territories",
+        "; `format=geojson` for a GeoJSON FeatureCollection",
+        parameters=[search_parameter(filters.DistrictFilter.base_filters["q"].extra["help_text"])],
+    ),
+    retrieve=extend_schema(summary="One district with its control history"),
+)
+class DistrictViewSet(ResourceViewSet):
+    serializer_class = api.DistrictSerializer
+    write_serializer_class = api.DistrictWriteSerializer
+    filterset_class = filters.DistrictFilter
+    renderer_classes = [*ResourceViewSet.renderer_classes, GeoJSONRenderer]
+    lookup_field = "slug"
+    basename = "district"
+    csv_exclude = ("boundary",)
+
+    def selector(self, *, include_unpublished):
+        return selectors.district_list(include_unpublished=include_unpublished)
+
+    def extra_context(self, rows):
+        ids = [row.pk for row in rows]
+        return {"control_histories": selectors.control_histories(ids, include_unpublished=self.include_unpublished)}
+
+    def save(self, instance, data, expected_version):
+        return services.record_save(instance=instance or District(), fields=data, expected_version=expected_version)
+
+
+@extend_schema_view(list=_list_doc("Parties: states, authorities, forces, mediators"))
+class PartyViewSet(ResourceViewSet):
+    serializer_class = api.PartySerializer
+    write_serializer_class = api.PartyWriteSerializer
+    filterset_class = filters.PartyFilter
+    lookup_field = "slug"
+    basename = "party"
+
+    def selector(self, *, include_unpublished):
+        return selectors.party_list(include_unpublished=include_unpublished).order_by("name", "id")
+
+    def save(self, instance, data, expected_version):
+        return services.record_save(instance=instance or Party(), fields=data, expected_version=expected_version)
+
+
+@extend_schema_view(list=_list_doc("Sources cited by the records"))
+class SourceViewSet(ResourceViewSet):
+    serializer_class = api.SourceSerializer
+    write_serializer_class = api.SourceWriteSerializer
+    filterset_class = filters.SourceFilter
+    lookup_field = "slug"
+    basename = "source"
+
+    def selector(self, *, include_unpublished):
+        return selectors.source_list(include_unpublished=include_unpublished).order_by("title", "id")
+
+    def save(self, instance, data, expected_version):
+        return services.record_save(instance=instance or Source(), fields=data, expected_version=expected_version)
+
+
+@extend_schema_view(list=_list_doc("Agreements with signatories, provisions, deadlines and discrepancies"))
+class AgreementViewSet(ResourceViewSet):
+    serializer_class = api.AgreementSerializer
+    write_serializer_class = api.AgreementWriteSerializer
+    filterset_class = filters.AgreementFilter
+    lookup_field = "slug"
+    basename = "agreement"
+
+    def selector(self, *, include_unpublished):
+        return selectors.agreement_list(include_unpublished=include_unpublished)
+
+    def save(self, instance, data, expected_version):
+        return services.agreement_save(
+            agreement=instance or Agreement(), fields=data, expected_version=expected_version
+        )
+
+
+@extend_schema_view(list=_list_doc("Deadlines with their postponements", parameters=[DISTRICT_SLUGS]))
+class DeadlineViewSet(ResourceViewSet):
+    """``due_on`` moves only through ``POST /deadlines/{id}/postpone/``; ``original_due_on`` is set on creation."""
+
+    serializer_class = api.DeadlineSerializer
+    write_serializer_class = api.DeadlineWriteSerializer
+    filterset_class = filters.DeadlineFilter
+    basename = "deadline"
+    lookup_is_integer = True
+    error_field_names = {}
+
+    def selector(self, *, include_unpublished):
+        return selectors.deadline_list(include_unpublished=include_unpublished)
+
+    def save(self, instance, data, expected_version):
+        return services.deadline_save(deadline=instance or Deadline(), fields=data, expected_version=expected_version)
+
+    @extend_schema(
+        summary="Postpone a deadline (staff)",
+        description="Moves `due_on` to `to_date` and records the postponement; the original date is kept. "
+        "If-Match is optional here: when sent, a stale ETag is a 412.",
+        request=api.PostponeSerializer,
+        responses={200: api.DeadlineSerializer, 400: error("Invalid body."), 401: error("Not authenticated."),
+                   403: error("Not allowed."), 404: error("No such deadline."), 412: error("Stale If-Match."),
+                   415: error("The body is not application/json.")},
+    )
+    @action(detail=True, methods=["post"])
+    def postpone(self, request, pk=None):
+        deadline = self.get_object()
+        if request.headers.get("If-Match"):
+            self.check_precondition(deadline)
+        serializer = api.PostponeSerializer(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        self.run_service(
+            services.deadline_postpone,
+            deadline=deadline,
+            to_date=data["to_date"],
+            decided_on=data["decided_on"],
+            requested_by=data.get("requested_by"),
+            agreed_by=data.get("agreed_by", []),
+            reason=data.get("reason", ""),
+        )
+        return self.record_response(self.reload(deadline))
+
+    postpone.write_perms = ["change"]
+
+
+@extend_schema_view(list=_list_doc("Handovers of districts with their deadlines and delays", parameters=[DISTRICT_SLUGS]))
+class HandoverViewSet(ResourceViewSet):
+    serializer_class = api.HandoverSerializer
+    write_serializer_class = api.HandoverWriteSerializer
+    filterset_class = filters.HandoverFilter
+    basename = "handover"
+    lookup_is_integer = True
+    error_field_names = {}
+
+    def selector(self, *, include_unpublished):
+        return selectors.handover_list(include_unpublished=include_unpublished)
+
+    def save(self, instance, data, expected_version):
+        return services.handover_save(handover=instance or Handover(), fields=data, expected_version=expected_version)
+
+
+# --------------------------------------------------------------------------
+# Root and authentication
+# --------------------------------------------------------------------------
+
+COLLECTIONS = ["events", "districts", "parties", "sources", "agreements", "deadlines", "handovers"]
+BASENAMES = {"events": "event", "districts": "district", "parties": "party", "sources": "source",
+             "agreements": "agreement", "deadlines": "deadline", "handovers": "handover"}
+
+
+class RootView(ConditionalGetMixin, APIView):
+    """Every collection of the API, with the schema and the documentation."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="Every collection of the API",
+        responses=inline_serializer(
+            name="Root", fields={name: serializers.URLField() for name in [*COLLECTIONS, "schema", "docs"]}
+        ),
+    )
+    def get(self, request, format=None):
+        links = {name: reverse(f"api:{BASENAMES[name]}-list", request=request) for name in COLLECTIONS}
+        links["schema"] = reverse("api:schema", request=request)
+        links["docs"] = reverse("api:docs", request=request)
+        return Response(links)
+
+
+class StaffTokenView(ObtainAuthToken):
+    """``POST`` username and password; staff accounts get their token (non-staff: 403)."""
+
+    permission_classes = [AllowAny]
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        summary="Get an API token (staff accounts only)",
+        request=inline_serializer(name="TokenRequest", fields={"username": serializers.CharField(),
+                                                                "password": serializers.CharField()}),
+        responses={200: inline_serializer(name="Token", fields={"token": serializers.CharField()}),
+                   400: error("Missing or wrong credentials."), 403: error("Not a staff account.")},
+    )
+    def post(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = serializer.validated_data["user"]
+        if not user.is_staff:
+            raise exceptions.PermissionDenied("Only staff accounts get API tokens; the API is open to read without one.")
+        token, _ = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})
+
+
+class NotFoundView(APIView):
+    """A JSON 404 for any address under the API that names nothing."""
+
+    permission_classes = [AllowAny]
+    schema = None
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        raise exceptions.NotFound(f"Nothing at {request.path}; GET /api/v1/ lists every collection.")
