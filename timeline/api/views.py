@@ -9,6 +9,7 @@ honours ``If-None-Match``; every change of an existing record must send
 import hashlib
 import json
 
+from django.db import transaction
 from django.db.models import Prefetch
 from django.http import HttpResponseNotModified
 from django.utils.http import http_date
@@ -33,7 +34,7 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
-from timeline import selectors, services
+from timeline import selectors, services, workflow
 from timeline.api import filters
 from timeline.api import serializers as api
 from timeline.api.errors import PreconditionFailed, PreconditionRequired
@@ -291,13 +292,64 @@ class ResourceViewSet(ConditionalGetMixin, viewsets.ModelViewSet):
             error.extra = {"current_version": stale.current_version}
             raise error from None
 
+    def workflow_notes(self, request) -> tuple[str, str]:
+        """The public note (for a correction or withdrawal) and the reason kept in history.
+
+        They travel in the body as ``public_note`` and ``change_reason`` (or, for
+        a DELETE without a body, as the ``X-Public-Note`` / ``X-Change-Reason``
+        headers); they are not fields of the record, so they are taken out
+        before the record's own fields are validated.
+        """
+        data = request.data if isinstance(request.data, dict) else {}
+        note = data.get("public_note", request.headers.get("X-Public-Note", ""))
+        reason = data.get("change_reason", request.headers.get("X-Change-Reason", ""))
+        for name, value in (("public_note", note), ("change_reason", reason)):
+            if not isinstance(value, str):
+                raise exceptions.ValidationError({name: ["Must be a string."]})
+        return note.strip()[:2000], reason.strip()
+
+    def record_fields(self, request) -> dict:
+        data = request.data
+        if isinstance(data, dict):
+            data = {k: v for k, v in data.items() if k not in ("public_note", "change_reason")}
+        return data
+
+    def public_act(self, request, instance, validated: dict, note: str) -> str | None:
+        """Apply the editorial workflow to this write (the same rules as the admin)."""
+        model = self.get_queryset().model
+        if not workflow.is_publishable(model):
+            return None
+        old_status = instance.publication_status if instance is not None else None
+        new_status = validated.get("publication_status", old_status or workflow.DRAFT)
+        if instance is None:
+            content_changed = True
+        else:
+            content_changed = any(
+                name != "publication_status" and getattr(instance, name, value) != value
+                for name, value in validated.items()
+            )
+        try:
+            return workflow.check_transition(
+                user=request.user, record=instance if instance is not None else model(),
+                old_status=old_status, new_status=new_status, content_changed=content_changed, note=note,
+            )
+        except workflow.WorkflowError as refused:
+            raise workflow_error_to_api(refused) from None
+
     def write(self, request, instance, partial=False):
         expected = self.check_precondition(instance) if instance is not None else None
+        note, reason = self.workflow_notes(request)
         serializer = self.write_serializer_class(
-            instance, data=request.data, partial=partial, context=self.get_serializer_context()
+            instance, data=self.record_fields(request), partial=partial, context=self.get_serializer_context()
         )
         serializer.is_valid(raise_exception=True)
-        saved = self.run_service(self.save, instance, dict(serializer.validated_data), expected)
+        validated = dict(serializer.validated_data)
+        with transaction.atomic():
+            act = self.public_act(request, instance, validated, note)
+            with workflow.change_context(user=request.user, reason=reason or "changed through the API"):
+                saved = self.run_service(self.save, instance, validated, expected)
+            if act:
+                workflow.record_public_act(record=saved, action=act, user=request.user, note=note)
         response = self.record_response(self.reload(saved), status.HTTP_201_CREATED if instance is None else 200)
         if instance is None:
             response["Location"] = response.data.get("url") if self.basename == "event" else request.build_absolute_uri(
@@ -312,10 +364,37 @@ class ResourceViewSet(ConditionalGetMixin, viewsets.ModelViewSet):
         return self.write(request, self.get_object(), partial=kwargs.get("partial", False))
 
     def destroy(self, request, *args, **kwargs):
+        """Delete a draft; a record readers have seen is withdrawn instead (with a public note)."""
         instance = self.get_object()
         expected = self.check_precondition(instance)
-        self.run_service(services.record_delete, instance=instance, expected_version=expected)
+        note, reason = self.workflow_notes(request)
+        if workflow.is_publishable(instance):
+            with transaction.atomic():
+                current = services.record_version(type(instance)._default_manager.select_for_update().get(pk=instance.pk))
+                if expected is not None and current != expected:
+                    raise self.stale(instance)
+                try:
+                    with workflow.change_context(user=request.user, reason=reason or "deleted through the API"):
+                        withdrawn = workflow.delete_or_withdraw(record=instance, user=request.user, note=note)
+                except workflow.WorkflowError as refused:
+                    raise workflow_error_to_api(refused) from None
+            if withdrawn is not None:
+                return self.record_response(self.reload(withdrawn))
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        with workflow.change_context(user=request.user, reason=reason or "deleted through the API"):
+            self.run_service(services.record_delete, instance=instance, expected_version=expected)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def workflow_error_to_api(refused: "workflow.WorkflowError") -> exceptions.APIException:
+    """403 when the role may not act, 409 when the record's state forbids it, 400 when a note is missing."""
+    from timeline.api.errors import Conflict
+
+    if refused.code == "note_required":
+        return exceptions.ValidationError({refused.field or "public_note": [refused.message]})
+    if refused.code == "conflict":
+        return Conflict(refused.message)
+    return exceptions.PermissionDenied(refused.message)
 
 
 LIST_DESCRIPTION = (

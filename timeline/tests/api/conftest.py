@@ -4,7 +4,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 import pytest
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group, Permission
 from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -47,8 +47,11 @@ def staff_without_perms(db):
 
 @pytest.fixture
 def editor_user(db):
+    """Staff with every model permission of the timeline, in the Administrators group
+    (so the four-eyes rule, tested in test_workflow_api.py, does not stand in the way)."""
     user = factories.UserFactory(username="editor", is_staff=True)
     user.user_permissions.set(Permission.objects.filter(content_type__app_label="timeline"))
+    user.groups.add(Group.objects.get(name="Administrators"))
     return user
 
 

@@ -52,7 +52,7 @@ def test_the_detail_etag_changes_when_a_related_name_changes(anon, world):
 
 
 def test_a_change_without_if_match_is_a_428(editor, world):
-    response = editor.patch("/api/v1/parties/russia/", {"short_name": "Moscow"}, format="json")
+    response = editor.patch("/api/v1/parties/russia/", {"short_name": "Moscow", "public_note": "Short name added."}, format="json")
     assert response.status_code == 428
     assert "If-Match" in response.json()["detail"]
     assert Party.objects.get(slug="russia").short_name == ""
@@ -67,8 +67,8 @@ def test_a_delete_without_if_match_is_a_428(editor, world):
 def test_a_change_based_on_a_stale_read_is_a_412_with_the_current_version(editor, world):
     path = "/api/v1/parties/russia/"
     first_read = editor.get(path)["ETag"]
-    assert editor.patch(path, {"short_name": "Moscow"}, format="json", HTTP_IF_MATCH=first_read).status_code == 200
-    response = editor.patch(path, {"short_name": "Kremlin"}, format="json", HTTP_IF_MATCH=first_read)
+    assert editor.patch(path, {"short_name": "Moscow", "public_note": "Short name added."}, format="json", HTTP_IF_MATCH=first_read).status_code == 200
+    response = editor.patch(path, {"short_name": "Kremlin", "public_note": "Short name changed."}, format="json", HTTP_IF_MATCH=first_read)
     assert response.status_code == 412
     body = response.json()
     current = Party.objects.get(slug="russia")
@@ -82,7 +82,7 @@ def test_a_delete_based_on_a_stale_read_is_a_412(editor, world):
     lonely = factories.PartyFactory(slug="lonely")
     path = f"/api/v1/parties/{lonely.slug}/"
     stale = editor.get(path)["ETag"]
-    editor.patch(path, {"short_name": "L"}, format="json", HTTP_IF_MATCH=stale)
+    editor.patch(path, {"short_name": "L", "public_note": "Short name added."}, format="json", HTTP_IF_MATCH=stale)
     assert editor.delete(path, HTTP_IF_MATCH=stale).status_code == 412
     assert Party.objects.filter(slug="lonely").exists()
 
@@ -101,11 +101,11 @@ def test_a_write_racing_past_the_check_is_refused_by_the_service(editor, world, 
         return expected
 
     monkeypatch.setattr(views.ResourceViewSet, "check_precondition", check_then_someone_else_saves)
-    response = editor.patch(path, {"short_name": "Moscow"}, format="json", HTTP_IF_MATCH=etag)
+    response = editor.patch(path, {"short_name": "Moscow", "public_note": "Short name added."}, format="json", HTTP_IF_MATCH=etag)
     assert response.status_code == 412
     assert Party.objects.get(slug="russia").short_name == ""
 
 
 def test_if_match_star_accepts_any_current_version(editor, world):
-    response = editor.patch("/api/v1/parties/russia/", {"short_name": "Moscow"}, format="json", HTTP_IF_MATCH="*")
+    response = editor.patch("/api/v1/parties/russia/", {"short_name": "Moscow", "public_note": "Short name added."}, format="json", HTTP_IF_MATCH="*")
     assert response.status_code == 200

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from timeline.models import Agreement, Deadline, District, Event, Handover, Party, Source
+from timeline.models import Agreement, Deadline, District, Event, Handover, Party, Publication, Source
 from timeline.tests import factories
 from timeline.tests.api.conftest import token_client
 
@@ -57,6 +57,7 @@ PATCHES = {
 }
 
 COLLECTIONS = list(MODELS)
+NOTE = {"public_note": "Wording clarified."}  # the world's records are published: a change is a correction
 
 
 def etag_of(client, path):
@@ -141,7 +142,7 @@ def test_a_created_event_gets_a_slug_from_its_date_and_title_and_its_districts(e
 @pytest.mark.parametrize("collection", COLLECTIONS)
 def test_an_editor_changes_each_resource_with_if_match(editor, world, collection):
     path = detail_path(world, collection)
-    response = editor.patch(path, PATCHES[collection], format="json", HTTP_IF_MATCH=etag_of(editor, path))
+    response = editor.patch(path, {**PATCHES[collection], **NOTE}, format="json", HTTP_IF_MATCH=etag_of(editor, path))
     assert response.status_code == 200, response.content
     field, value = next(iter(PATCHES[collection].items()))
     assert response.json()[field] == value
@@ -152,7 +153,7 @@ def test_an_editor_changes_each_resource_with_if_match(editor, world, collection
 def test_put_replaces_an_editorial_event(editor, world):
     path = "/api/v1/events/war-begins/"
     body = {"title": "The war begins", "summary": "Fighting.", "kind": "military", "date": "1988-01-01",
-            "date_precision": "year", "districts": ["agdam"], "parties": []}
+            "date_precision": "year", "districts": ["agdam"], "parties": [], **NOTE}
     response = editor.put(path, body, format="json", HTTP_IF_MATCH=etag_of(editor, path))
     assert response.status_code == 200, response.content
     got = response.json()
@@ -160,17 +161,49 @@ def test_put_replaces_an_editorial_event(editor, world):
 
 
 @pytest.mark.parametrize("collection", ["events", "districts", "parties", "deadlines", "handovers"])
-def test_an_editor_deletes_a_record_nothing_depends_on(editor, world, collection):
+def test_an_editor_deletes_a_draft_nothing_depends_on(editor, world, collection):
     if collection == "parties":
-        path = f"/api/v1/parties/{factories.PartyFactory(slug='lonely').slug}/"
+        path = f"/api/v1/parties/{factories.PartyFactory(slug='lonely', publication_status='draft').slug}/"
     else:
         path = detail_path(world, collection)
+        model = MODELS[collection]
+        if hasattr(model, "publication_status"):
+            model.objects.filter(pk=model.objects.get(**lookup_of(path)).pk).update(
+                publication_status="draft", published_at=None
+            )
     assert editor.delete(path, HTTP_IF_MATCH=etag_of(editor, path)).status_code == 204
     assert editor.get(path).status_code == 404
 
 
+@pytest.mark.parametrize("collection", ["events", "districts", "parties", "handovers"])
+def test_deleting_a_published_record_withdraws_it_with_its_note(editor, anon, world, collection):
+    path = "/api/v1/parties/russia/" if collection == "parties" else detail_path(world, collection)
+    response = editor.delete(
+        path, {"public_note": "Entered twice."}, format="json", HTTP_IF_MATCH=etag_of(editor, path)
+    )
+    assert response.status_code == 200, response.content
+    record = MODELS[collection].objects.get(**lookup_of(path))
+    assert record.publication_status == "withdrawn"
+    assert Publication.objects.get(action="withdrawn", object_id=record.pk).note == "Entered twice."
+    assert anon.get(path).status_code == 404
+
+
+def test_deleting_a_published_record_without_a_note_is_a_400_and_changes_nothing(editor, world):
+    path = detail_path(world, "events")
+    response = editor.delete(path, HTTP_IF_MATCH=etag_of(editor, path))
+    assert response.status_code == 400
+    assert "public note" in response.json()["errors"]["public_note"][0]
+    assert Event.objects.get(slug="war-begins").publication_status == "published"
+
+
+def lookup_of(path):
+    key = path.rstrip("/").rsplit("/", 1)[1]
+    return {"pk": int(key)} if key.isdigit() else {"slug": key}
+
+
 def test_deleting_a_record_others_depend_on_is_a_409_and_changes_nothing(editor, world):
     path = "/api/v1/parties/armenia/"
+    Party.objects.filter(slug="armenia").update(publication_status="draft", published_at=None)
     response = editor.delete(path, HTTP_IF_MATCH=etag_of(editor, path))
     assert response.status_code == 409
     assert "refer to this one" in response.json()["detail"]
@@ -179,7 +212,8 @@ def test_deleting_a_record_others_depend_on_is_a_409_and_changes_nothing(editor,
 
 def test_deleting_a_completed_handover_retires_its_timeline_entry(editor, world):
     path = f"/api/v1/handovers/{world.handover.pk}/"
-    assert editor.delete(path, HTTP_IF_MATCH=etag_of(editor, path)).status_code == 204
+    response = editor.delete(path, {"public_note": "Recorded twice."}, format="json", HTTP_IF_MATCH=etag_of(editor, path))
+    assert response.status_code == 200, response.content
     entry = Event.objects.get(origin="handover_completed")
     assert entry.publication_status == "withdrawn"
 
@@ -201,14 +235,18 @@ def test_derived_events_are_read_only(editor, world):
 
 def test_changing_an_agreement_re_derives_its_signing_entry(editor, world):
     path = "/api/v1/agreements/trilateral-statement/"
-    response = editor.patch(path, {"signed_on": "2020-11-10"}, format="json", HTTP_IF_MATCH=etag_of(editor, path))
+    response = editor.patch(
+        path, {"signed_on": "2020-11-10", **NOTE}, format="json", HTTP_IF_MATCH=etag_of(editor, path)
+    )
     assert response.status_code == 200, response.content
     assert Event.objects.get(origin="agreement_signed").date.isoformat() == "2020-11-10"
 
 
 def test_completing_a_handover_through_the_api_derives_status_delay_and_entry(editor, world):
     path = f"/api/v1/handovers/{world.agdam_handover.pk}/"
-    response = editor.patch(path, {"completed_on": "2020-11-20"}, format="json", HTTP_IF_MATCH=etag_of(editor, path))
+    response = editor.patch(
+        path, {"completed_on": "2020-11-20", **NOTE}, format="json", HTTP_IF_MATCH=etag_of(editor, path)
+    )
     assert response.status_code == 200, response.content
     assert (response.json()["status"], response.json()["delay_days"]) == ("completed", 0)
     assert Event.objects.filter(origin="handover_completed", handover=world.agdam_handover).exists()
