@@ -164,8 +164,11 @@ class KeysetPagination(BasePagination):
             # "after" in the reading direction for n, "before" for p
             forwards = (direction == "n") != descending
             op = "gt" if forwards else "lt"
+            # The redundant range bound lets PostgreSQL start the index scan at the cursor
+            # instead of filtering every earlier row (a row-value comparison in effect).
             queryset = queryset.filter(
-                Q(**{f"{self.field}__{op}": key}) | Q(**{self.field: key, f"pk__{op}": pk})
+                Q(**{f"{self.field}__{op}e": key})
+                & (Q(**{f"{self.field}__{op}": key}) | Q(**{self.field: key, f"pk__{op}": pk}))
             )
         reverse = direction == "p"
         walk_descending = descending != reverse
