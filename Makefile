@@ -37,3 +37,17 @@ test: setup-dev lint
 
 clean:
 	rm -rf $(VENV) staticfiles artifacts .pytest_cache db.sqlite3
+
+# The benchmark on PostgreSQL (docs/benchmarks.md); not part of `make test`.
+# A quick run: make bench BENCH_ARGS="--sizes 10k --duration 5"
+BENCH_ARGS ?= --sizes 10k,100k,1m
+.PHONY: bench
+bench: setup-dev
+	$(PY) -m bench.run $(BENCH_ARGS)
+
+# Soak and faults on gunicorn + PostgreSQL (docs/reliability.md); restarts the local PostgreSQL.
+# A quick run: make soak SOAK_ARGS="--duration 20 --readers 10 --synthetic 2000"
+SOAK_ARGS ?=
+.PHONY: soak
+soak: setup-dev
+	$(PY) -m bench.soak.run $(SOAK_ARGS)

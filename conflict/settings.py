@@ -55,7 +55,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Above WhiteNoise, so static files get the same CSP and framing headers as pages.
     "csp.middleware.CSPMiddleware",
-    "conflict.middleware.ThirdPartyPagesCSPMiddleware",
+    "conflict.middleware.CSPExceptionsMiddleware",
+    "conflict.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -196,6 +197,7 @@ SPECTACULAR_SETTINGS = {
         "SourceKindEnum": "timeline.models.Source.Kind",
         "AgreementKindEnum": "timeline.models.Agreement.Kind",
         "HandoverStatusEnum": "timeline.models.Handover.Status",
+        "ProvisionStatusEnum": "timeline.models.ProvisionStatus",
     },
     "SCHEMA_PATH_PREFIX": "/api/v1",
 }
@@ -230,7 +232,7 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
 
 # Content-Security-Policy on every response (django-csp). The pages use only static
 # script files and JSON data blocks, and no inline style. The few third-party pages that
-# need more (API docs, browsable API) get it from ThirdPartyPagesCSPMiddleware, nowhere else.
+# need more (API docs, browsable API, party colours) get it from CSPExceptionsMiddleware, nowhere else.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],

@@ -356,6 +356,8 @@ def parse(text: str | bytes) -> Any:
         raise DatasetError([f"Invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}."]) from exc
     except ValueError as exc:
         raise DatasetError([f"Invalid JSON: {exc}."]) from exc
+    except RecursionError as exc:
+        raise DatasetError(["Invalid JSON: nested too deeply to read."]) from exc
 
 
 class _Checker:

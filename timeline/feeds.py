@@ -9,9 +9,10 @@ from django.http import HttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.feedgenerator import Atom1Feed
+from django.utils.html import escape
 from django.views.decorators.http import require_safe
 
-from timeline import dates, selectors
+from timeline import dates, implementation, selectors
 
 FEED_SIZE = 50
 
@@ -41,9 +42,10 @@ class EventsFeed(Feed):
         return f"{item.date_display}: {item.title}"
 
     def item_description(self, item):
+        # Atom sends the description as type="html", which readers render: escape the plain text.
         if item.claimed_by:
-            return f"Claim by {item.claimed_by.name}: {item.summary}"
-        return item.summary
+            return escape(f"Claim by {item.claimed_by.name}: {item.summary}")
+        return escape(item.summary)
 
     def item_link(self, item):
         return item.get_absolute_url()
@@ -103,7 +105,7 @@ def deadlines_ics(request):
     calendar.add("x-wr-calname", f"{settings.SITE_NAME}: deadlines")
     today = timezone.localdate()
     for deadline in selectors.deadline_list():
-        state = selectors.deadline_state(deadline, today=today)
+        state = implementation.deadline_state(deadline, today)
         vevent = icalendar.Event()
         vevent.add("uid", f"deadline-{deadline.pk}@{host}")
         vevent.add("summary", f"Deadline: {deadline.obligation}")

@@ -54,6 +54,13 @@ class DeadlineState:
             return (self.as_of - self.due_on).days
         return None
 
+    @property
+    def days_after_current(self) -> int | None:
+        """Days between the due date as it then stood and completion (negative: early)."""
+        if self.completed_on is None:
+            return None
+        return (self.completed_on - self.due_on).days
+
 
 def today() -> dt.date:
     return timezone.localdate()
@@ -78,10 +85,12 @@ def deadline_state(deadline: Deadline, as_of: dt.date | None = None) -> Deadline
 
 
 def _handover_of(deadline: Deadline) -> Handover | None:
+    """The deadline's handover, if it is published: a draft's completion moves no public status."""
     try:
-        return deadline.handover
+        handover = deadline.handover
     except Handover.DoesNotExist:
         return None
+    return handover if handover.is_published else None
 
 
 @dataclass(frozen=True)

@@ -264,11 +264,57 @@ def deadlines_overdue_q(today: dt.date) -> Q:
     return Q(due_on__lt=today) & ~Exists(completed)
 
 
-def agreement_list(*, include_unpublished: bool = False) -> QuerySet:
+def provisions_queryset(*, include_unpublished: bool = False) -> QuerySet:
+    """Provisions with everything ``implementation.provision_state`` reads, in a fixed number of queries.
+
+    Evidence and handovers the reader may not see are left out of the prefetch,
+    so a draft handover's completion never moves a public status.
+    """
+    from timeline.models import ProvisionStatusChange
+
+    handovers = Handover.objects.all() if include_unpublished else Handover.objects.published()
+    events = Event.objects.all() if include_unpublished else Event.objects.published()
+    return Provision.objects.select_related("agreement").prefetch_related(
+        Prefetch(
+            "deadlines",
+            queryset=Deadline.objects.select_related("district", "obligated_party", "handover__district")
+            .prefetch_related(postponements_prefetch(), citations_prefetch("handover__citations"))
+            .order_by("due_on", "id"),
+        ),
+        Prefetch(
+            "status_changes",
+            queryset=ProvisionStatusChange.objects.select_related("claimed_by")
+            .prefetch_related(
+                citations_prefetch(),
+                Prefetch("evidence_events", queryset=events.only("id", "slug", "title", "date", "date_precision",
+                                                                  "publication_status").order_by("date", "id")),
+                Prefetch("evidence_handovers", queryset=handovers.select_related("district").order_by("id")),
+            )
+            .order_by("from_date", "id"),
+        ),
+    ).order_by("number")
+
+
+def provision_list(*, include_unpublished: bool = False) -> QuerySet:
+    """Numbered provisions of (published) agreements across the record, by agreement and number."""
+    qs = provisions_queryset(include_unpublished=include_unpublished)
+    if not include_unpublished:
+        qs = qs.filter(agreement__publication_status=PUBLISHED)
+    return qs.order_by("agreement__signed_on", "agreement_id", "number")
+
+
+def agreement_list(*, include_unpublished: bool = False, with_provision_states: bool = False) -> QuerySet:
+    """Agreements with what their pages show; ``with_provision_states`` also prefetches
+    everything ``implementation.provision_state`` reads (for one agreement's page)."""
     qs = Agreement.objects.all() if include_unpublished else Agreement.objects.published()
+    provisions = (
+        provisions_queryset(include_unpublished=include_unpublished)
+        if with_provision_states
+        else Provision.objects.order_by("number")
+    )
     return qs.select_related("conflict").prefetch_related(
         Prefetch("signatories", queryset=Signatory.objects.select_related("party").order_by("order", "id")),
-        Prefetch("provisions", queryset=Provision.objects.order_by("number")),
+        Prefetch("provisions", queryset=provisions),
         Prefetch(
             "deadlines",
             queryset=Deadline.objects.select_related("district", "provision", "obligated_party", "handover")
@@ -322,36 +368,18 @@ def district_events(district: District) -> QuerySet:
     return event_list().filter(districts=district)
 
 
-@dataclass(frozen=True)
-class DeadlineState:
-    """Where a deadline stands: ``status`` is completed, cancelled, overdue or pending.
+# --------------------------------------------------------------------------
+# The feed of public changes
+# --------------------------------------------------------------------------
 
-    ``days_late`` counts from the current (possibly postponed) date and
-    ``days_after_original`` from the date the text set; both are None until
-    the obligation is completed, and negative when it was early.
+
+def change_list(*, since: dt.datetime | None = None) -> QuerySet:
+    """Public acts (published, corrected, withdrawn) after ``since``, oldest first.
+
+    Rows of the publication log the editorial workflow writes; what a record
+    looked like before or after is in its history tables.
     """
+    from timeline.models import Publication
 
-    status: str
-    completed_on: dt.date | None
-    days_late: int | None
-    days_after_original: int | None
-    days_overdue: int | None
-
-
-def deadline_state(deadline: Deadline, *, today: dt.date | None = None) -> DeadlineState:
-    """Derive a deadline's state from its published handover, without a query
-    when ``handover`` was joined (``deadline_list`` and ``agreement_list`` do)."""
-    today = today or dt.date.today()
-    handover = getattr(deadline, "handover", None)
-    if handover is not None and not handover.is_published:
-        handover = None
-    if handover is not None and handover.completed_on is not None:
-        done = handover.completed_on
-        return DeadlineState(
-            "completed", done, (done - deadline.due_on).days, (done - deadline.original_due_on).days, None
-        )
-    if handover is not None and handover.cancelled_on is not None:
-        return DeadlineState("cancelled", None, None, None, None)
-    if deadline.due_on < today:
-        return DeadlineState("overdue", None, None, None, (today - deadline.due_on).days)
-    return DeadlineState("pending", None, None, None, None)
+    qs = Publication.objects.select_related("content_type").order_by("at", "id")
+    return qs if since is None else qs.filter(at__gt=since)

@@ -1,5 +1,5 @@
 from django.contrib.sitemaps.views import sitemap
-from django.urls import path
+from django.urls import path, re_path
 
 from timeline import feeds, views
 from timeline.sitemaps import SITEMAPS
@@ -16,6 +16,9 @@ urlpatterns = [
     path("handovers/", views.handover_list, name="handover-list"),
     path("feeds/events.atom", feeds.EventsFeed(), name="feed-events"),
     path("feeds/deadlines.ics", feeds.deadlines_ics, name="feed-deadlines"),
+    path("feeds/changes.atom", views.ChangesFeed(), name="feed-changes"),
+    path("data/releases/", views.release_list, name="release-list"),
+    re_path(r"^data/releases/(?P<version>[0-9]+(?:\.[0-9]+){1,2})\.json$", views.release_download, name="release-download"),
     path("healthz", views.healthz, name="healthz"),
     path("robots.txt", views.robots_txt, name="robots"),
     path("sitemap.xml", sitemap, {"sitemaps": SITEMAPS}, name="sitemap"),

@@ -9,22 +9,44 @@ import itertools
 import math
 from collections import defaultdict
 
+from django.conf import settings
+from django.contrib.syndication.views import Feed
 from django.core.paginator import Paginator
 from django.db import DatabaseError, connection
 from django.http import Http404, HttpResponse, HttpResponseServerError, JsonResponse
 from django.shortcuts import render
 from django.template import loader
 from django.urls import reverse
+from django.utils.feedgenerator import Atom1Feed
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from timeline import dates, selectors, workflow
+from timeline import asof, dates, implementation, selectors, workflow
 from timeline.forms import TimelineFilterForm
 from timeline.models import Event, Handover, Publication, PublicationStatus
 
 PAGE_SIZE = 50
 # The visual timeline draws at most this many entries; the page says so when it cuts.
 VISUAL_LIMIT = 2000
+
+# --------------------------------------------------------------------------
+# The record as of a day
+# --------------------------------------------------------------------------
+
+
+def _as_of(request) -> tuple[asof.AsOfForm, dt.date | None, int]:
+    """The ``?as_of=`` control of a page, the day it names (None: today) and the status to answer.
+
+    A malformed day is a 400 whose page shows today's record with the error beside the field.
+    """
+    form = asof.from_request(request)
+    day = form.day
+    return form, day, 400 if form.errors else 200
+
+
+def _as_of_context(form, day) -> dict:
+    return {"as_of_form": form, "as_of": day, "as_of_query": f"?as_of={day.isoformat()}" if day else ""}
+
 
 # --------------------------------------------------------------------------
 # The timeline
@@ -104,7 +126,8 @@ def home(request):
         filters = form.filters()
     else:
         filters = {}
-    queryset = selectors.event_filter(selectors.event_list(), **filters)
+    as_of_form, day, as_of_status = _as_of(request)
+    queryset = asof.events(selectors.event_filter(selectors.event_list(), **filters), day)
     if form.is_bound and form.newest_first:
         queryset = queryset.order_by("-date", "-id")
     paginator = Paginator(queryset, PAGE_SIZE)
@@ -123,10 +146,11 @@ def home(request):
         "visual_items": visual,
         "visual_cut": paginator.count > VISUAL_LIMIT,
         "visual_limit": VISUAL_LIMIT,
+        **_as_of_context(as_of_form, day),
     }
     # Bad filter values: the page still shows, with the valid filters applied and
     # each error beside its field, but the status tells clients the request was wrong.
-    status = 400 if form.is_bound and form.errors else 200
+    status = 400 if form.is_bound and form.errors else as_of_status
     return render(request, "timeline/home.html", context, status=status)
 
 
@@ -211,7 +235,7 @@ def _geometry_rings(boundary) -> list[list]:
     return rings
 
 
-def _district_map(districts, status_of: dict) -> dict | None:
+def _district_map(districts, status_of: dict, controller_of: dict | None = None) -> dict | None:
     """An SVG map of the districts: an equirectangular projection of their bounding box,
     scaled so a degree of longitude is as long as it is at the box's middle latitude."""
     located = [d for d in districts if d.latitude is not None and d.longitude is not None]
@@ -234,12 +258,14 @@ def _district_map(districts, status_of: dict) -> dict | None:
             round(MAP_PADDING + (north - lat) * scale, 1),
         )
 
+    controller_of = controller_of or {}
     shapes, points, placed = [], [], []
     for district in districts:
         status = status_of.get(district.pk, "none")
         for ring in rings_of[district.pk]:
             path = "M" + " L".join(f"{x},{y}" for x, y in (project(lon, lat) for lon, lat in ring)) + " Z"
-            shapes.append({"district": district, "path": path, "status": status})
+            shapes.append({"district": district, "path": path, "status": status,
+                           "controller": controller_of.get(district.pk)})
     for district in sorted(located, key=lambda d: (-float(d.latitude), float(d.longitude))):
         x, y = project(float(district.longitude), float(district.latitude))
         label_x, label_y, anchor = _place_label(x, y, district.name, placed)
@@ -253,6 +279,7 @@ def _district_map(districts, status_of: dict) -> dict | None:
                 "anchor": anchor,
                 "status": status_of.get(district.pk, "none"),
                 "status_label": STATUS_LABELS[status_of.get(district.pk, "none")],
+                "controller": controller_of.get(district.pk),
             }
         )
     return {"width": MAP_WIDTH, "height": height, "shapes": shapes, "points": points}
@@ -276,36 +303,65 @@ def _place_label(x: float, y: float, text: str, placed: list) -> tuple[float, fl
 
 
 def _latest_handover_status(handovers) -> dict:
-    """Each district's status from its latest handover (by original deadline, then completion)."""
+    """Each district's status from its latest handover (by original deadline, then completion),
+    as of the day each handover's ``state`` was computed for."""
     latest = {}
     for handover in handovers:
         key = (handover.original_due_on or handover.completed_on or dt.date.min, handover.pk)
         if handover.district_id not in latest or key > latest[handover.district_id][0]:
-            latest[handover.district_id] = (key, handover.status)
+            latest[handover.district_id] = (key, handover.state.status)
     return {district_id: status for district_id, (_, status) in latest.items()}
+
+
+def _handovers_as_of(queryset, day: dt.date | None) -> list:
+    """The handovers that existed at the end of ``day``, each with its ``state`` then."""
+    handovers = list(asof.handovers(queryset, day))
+    for handover in handovers:
+        handover.state = asof.handover_state(handover, day)
+    return handovers
+
+
+def party_colour(party) -> str:
+    return party.colour or _fallback_colour(party.pk)
 
 
 @require_safe
 def district_list(request):
+    as_of_form, day, status_code = _as_of(request)
     districts = list(selectors.district_list())
-    handovers = list(selectors.handover_list())
+    handovers = _handovers_as_of(selectors.handover_list(), day)
     status_of = _latest_handover_status(handovers)
-    histories = selectors.control_histories([d.pk for d in districts])
-    rows = []
+    histories = selectors.control_histories([d.pk for d in districts], as_of=day)
+    rows, controller_of, held_by = [], {}, {}
     for district in districts:
         status = status_of.get(district.pk, "none")
+        controller = selectors.controller_on(histories[district.pk], day)
+        if controller is not None:
+            controller_of[district.pk] = {"party": controller, "colour": party_colour(controller)}
+            held_by.setdefault(controller.pk, controller)
         rows.append(
             {
                 "district": district,
                 "status": status,
                 "status_label": STATUS_LABELS[status],
-                "controller": selectors.controller_on(histories[district.pk]),
+                "controller": controller,
+                "colour": party_colour(controller) if controller is not None else "",
             }
         )
     used = {row["status"] for row in rows}
     legend = [{"status": s, "label": STATUS_LABELS[s]} for s in STATUS_ORDER if s in used]
-    context = {"rows": rows, "map": _district_map(districts, status_of), "legend": legend}
-    return render(request, "timeline/district_list.html", context)
+    control_legend = [
+        {"party": party, "colour": party_colour(party)} for party in sorted(held_by.values(), key=lambda p: p.name)
+    ]
+    context = {
+        "rows": rows,
+        "map": _district_map(districts, status_of, controller_of),
+        "legend": legend,
+        "control_legend": control_legend,
+        "any_uncontrolled": len(controller_of) < len(districts),
+        **_as_of_context(as_of_form, day),
+    }
+    return render(request, "timeline/district_list.html", context, status=status_code)
 
 
 def _control_bar(history, today: dt.date) -> list[dict]:
@@ -347,19 +403,21 @@ def _fallback_colour(pk: int) -> str:
 
 @require_safe
 def district_detail(request, slug):
+    as_of_form, day, status_code = _as_of(request)
     district = selectors.district_list().filter(slug=slug).first()
     if district is None:
         raise Http404("No published district has this address.")
-    history = selectors.district_control_history(district)
+    history = selectors.district_control_history(district, as_of=day)
     context = {
         "district": district,
         "history": history,
-        "bar": _control_bar(history, dt.date.today()),
-        "handovers": list(selectors.handover_list().filter(district=district)),
-        "events": list(selectors.district_events(district)),
+        "bar": _control_bar(history, day or dt.date.today()),
+        "handovers": _handovers_as_of(selectors.handover_list().filter(district=district), day),
+        "events": list(asof.events(selectors.district_events(district), day)),
         "discrepancies": list(district.discrepancies.prefetch_related("sources")),
+        **_as_of_context(as_of_form, day),
     }
-    return render(request, "timeline/district_detail.html", context)
+    return render(request, "timeline/district_detail.html", context, status=status_code)
 
 
 # --------------------------------------------------------------------------
@@ -369,35 +427,45 @@ def district_detail(request, slug):
 
 @require_safe
 def agreement_list(request):
-    agreements = list(selectors.agreement_list())
-    return render(request, "timeline/agreement_list.html", {"agreements": agreements})
+    as_of_form, day, status_code = _as_of(request)
+    agreements = list(asof.agreements(selectors.agreement_list(), day))
+    context = {"agreements": agreements, **_as_of_context(as_of_form, day)}
+    return render(request, "timeline/agreement_list.html", context, status=status_code)
 
 
 @require_safe
 def agreement_detail(request, slug):
-    agreement = selectors.agreement_list().filter(slug=slug).first()
+    as_of_form, day, status_code = _as_of(request)
+    agreement = selectors.agreement_list(with_provision_states=True).filter(slug=slug).first()
     if agreement is None:
         raise Http404("No published agreement has this address.")
-    today = dt.date.today()
+    if day is not None and agreement.signed_on > day:
+        raise Http404(f"This agreement was not yet signed on {dates.format_date(day, dates.DAY)}.")
+    as_of_day = day or implementation.today()
     deadlines = list(agreement.deadlines.all())
     for deadline in deadlines:
-        deadline.state = selectors.deadline_state(deadline, today=today)
-    by_provision = defaultdict(list)
-    for deadline in deadlines:
-        by_provision[deadline.provision_id].append(deadline)
-    provisions = [(p, by_provision.get(p.pk, [])) for p in agreement.provisions.all()]
-    context = {"agreement": agreement, "deadlines": deadlines, "provisions": provisions}
-    return render(request, "timeline/agreement_detail.html", context)
+        deadline.state = implementation.deadline_state(deadline, as_of_day)
+    states = [implementation.provision_state(p, as_of_day) for p in agreement.provisions.all()]
+    context = {
+        "agreement": agreement,
+        "deadlines": deadlines,
+        "provisions": states,
+        "implementation": implementation.summarise(states),
+        **_as_of_context(as_of_form, day),
+    }
+    return render(request, "timeline/agreement_detail.html", context, status=status_code)
 
 
 @require_safe
 def handover_list(request):
-    handovers = list(selectors.handover_list())
+    as_of_form, day, status_code = _as_of(request)
+    handovers = _handovers_as_of(selectors.handover_list(), day)
     counts = defaultdict(int)
     for handover in handovers:
-        counts[handover.status] += 1
+        counts[handover.state.status] += 1
     summary = [(Handover.Status(s).label, counts[s]) for s in Handover.Status.values if counts[s]]
-    return render(request, "timeline/handover_list.html", {"handovers": handovers, "summary": summary})
+    context = {"handovers": handovers, "summary": summary, **_as_of_context(as_of_form, day)}
+    return render(request, "timeline/handover_list.html", context, status=status_code)
 
 
 # --------------------------------------------------------------------------
@@ -435,3 +503,75 @@ def server_error(request):
     template = loader.get_template("500.html")
     return HttpResponseServerError(template.render({}))
 
+
+
+# --------------------------------------------------------------------------
+# Dataset releases and the feed of changes
+# --------------------------------------------------------------------------
+
+
+@require_safe
+def release_list(request):
+    from timeline.management.commands.release_dataset import release_list as releases
+
+    return render(request, "timeline/release_list.html", {"releases": releases()})
+
+
+@require_safe
+def release_download(request, version):
+    """The release file, byte-identical every time, with its checksum as a strong ETag."""
+    from timeline.management.commands.release_dataset import release_meta
+
+    meta = release_meta(version)
+    path = settings.RELEASES_DIR / f"{version}.json"
+    if meta is None or not path.is_file():
+        raise Http404("No dataset release has this version.")
+    etag = f'"{meta["sha256"]}"'
+    if etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
+        response = HttpResponse(status=304)
+    else:
+        response = HttpResponse(path.read_bytes(), content_type="application/json")
+        response["Content-Disposition"] = f'attachment; filename="conflict-timeline-{version}.json"'
+    response["ETag"] = etag
+    response["Cache-Control"] = "public, max-age=31536000, immutable"
+    return response
+
+
+class ChangesFeed(Feed):
+    """Every public act (published, corrected, withdrawn), newest first, as Atom."""
+
+    feed_type = Atom1Feed
+    title = "Changes to the record"
+    subtitle = "Every entry published, corrected or withdrawn, with its public note."
+
+    def link(self):
+        return reverse("timeline:home")
+
+    def items(self):
+        return selectors.change_list().order_by("-at", "-id")[:100]
+
+    def item_title(self, item):
+        return f"{item.get_action_display().capitalize()}: {item.title}"
+
+    def item_description(self, item):
+        return item.note or f"{item.content_type.model.capitalize()} {item.get_action_display()}."
+
+    def item_link(self, item):
+        if item.content_type.model == "event" and item.slug:
+            return reverse("timeline:event-detail", args=[item.slug])
+        if item.content_type.model == "agreement" and item.slug:
+            return reverse("timeline:agreement-detail", args=[item.slug])
+        if item.content_type.model == "district" and item.slug:
+            return reverse("timeline:district-detail", args=[item.slug])
+        return f"{reverse('timeline:home')}#change-{item.pk}"
+
+    def item_guid(self, item):
+        return f"change-{item.pk}"
+
+    item_guid_is_permalink = False
+
+    def item_pubdate(self, item):
+        return item.at
+
+    def item_updateddate(self, item):
+        return item.at

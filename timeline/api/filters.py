@@ -16,7 +16,18 @@ from drf_spectacular.utils import extend_schema_field
 
 from timeline import selectors
 from timeline.api.permissions import sees_unpublished
-from timeline.models import Agreement, Deadline, District, Event, Handover, Party, PublicationStatus, Source
+from timeline.models import (
+    Agreement,
+    Deadline,
+    District,
+    Event,
+    Handover,
+    Party,
+    Provision,
+    ProvisionStatus,
+    PublicationStatus,
+    Source,
+)
 
 MAX_Q_LENGTH = 200
 MAX_SLUGS = 50
@@ -248,3 +259,23 @@ class DeadlineFilter(VisibleSlugsFilterSet):
             return qs
         overdue = selectors.deadlines_overdue_q(timezone.localdate())
         return qs.filter(overdue) if value else qs.exclude(overdue)
+
+
+class ProvisionFilter(VisibleSlugsFilterSet):
+    """``agreement`` narrows in the database; ``status`` and ``overdue`` are decided per provision
+    by ``timeline.implementation`` over the prefetched rows (see ``ProvisionViewSet``)."""
+
+    agreement = django_filters.CharFilter(field_name="agreement__slug", max_length=120, help_text="Agreement slug.")
+    status = django_filters.MultipleChoiceFilter(
+        choices=ProvisionStatus.choices, method="filter_nothing",
+        help_text="Implementation status (as of as_of, else today); repeat for any of several.",
+    )
+    overdue = StrictBooleanFilter(
+        method="filter_nothing", help_text="true: a deadline of the provision is overdue; false: none is."
+    )
+
+    slug_models = {"agreement": Agreement}
+
+    class Meta:
+        model = Provision
+        fields = []

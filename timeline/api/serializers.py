@@ -17,6 +17,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from timeline import asof, implementation
 from timeline.models import (
     Agreement,
     Conflict,
@@ -26,6 +27,7 @@ from timeline.models import (
     Handover,
     Party,
     Precision,
+    ProvisionStatus,
     PublicationStatus,
     Source,
 )
@@ -43,6 +45,11 @@ def _published(obj) -> bool:
 
 def _everything_visible(context) -> bool:
     return bool(context.get("include_unpublished"))
+
+
+def _as_of(context) -> dt.date | None:
+    """The day of ``?as_of=`` (the view puts it in the context), or None for today's record."""
+    return context.get("as_of")
 
 
 class VisibleListSerializer(serializers.ListSerializer):
@@ -266,6 +273,20 @@ class DeadlineBriefSerializer(serializers.Serializer):
     def get_overdue(self, obj) -> bool:
         return is_overdue(obj)
 
+    def to_representation(self, obj):
+        data = super().to_representation(obj)
+        day = _as_of(self.context)
+        if day is not None:
+            # As of a past day: the due date decided by then, overdue by then.
+            state = implementation.deadline_state(obj, day)
+            data["due_on"] = state.due_on.isoformat()
+            data["overdue"] = state.overdue
+            if "postponements" in data:
+                data["postponements"] = data["postponements"][: len(state.postponements)]
+            if data.get("handover"):
+                data["handover"]["status"] = asof.handover_state(obj.handover, day).status
+        return data
+
 
 class DeadlineSerializer(DeadlineBriefSerializer):
     agreement = AgreementRefSerializer(read_only=True)
@@ -304,6 +325,93 @@ class ProvisionSerializer(serializers.Serializer):
     summary = serializers.CharField(read_only=True)
 
 
+class EventRefSerializer(RefSerializer):
+    slug = serializers.SlugField(read_only=True)
+    title = serializers.CharField(read_only=True)
+    url = AbsoluteURLField()
+
+
+class EvidenceSerializer(serializers.Serializer):
+    events = EventRefSerializer(source="evidence_events", many=True, read_only=True,
+                                help_text="Timeline entries that show it.")
+    handovers = HandoverRefSerializer(source="evidence_handovers", many=True, read_only=True,
+                                      help_text="Handovers that show it (completed ones for derived entries).")
+
+
+class StatusEntrySerializer(serializers.Serializer):
+    """One step of a provision's status history, recorded by editors or derived from handovers."""
+
+    status = serializers.ChoiceField(choices=ProvisionStatus.choices, read_only=True)
+    from_date = serializers.DateField(read_only=True, help_text="The day this status took effect.")
+    claimed_by = PartyRefSerializer(read_only=True, allow_null=True,
+                                    help_text="The party asserting it; null when the record establishes it.")
+    derived = serializers.BooleanField(read_only=True,
+                                       help_text="True when it follows from completed handovers, not typed by an editor.")
+    note = serializers.CharField(read_only=True)
+    sources = CitationSerializer(source="citations", many=True, read_only=True)
+    evidence = EvidenceSerializer(source="*", read_only=True)
+
+
+class ProvisionDeadlineSerializer(serializers.Serializer):
+    """A deadline the provision sets, as it stood on the day asked (today by default)."""
+
+    id = serializers.IntegerField(source="deadline.pk", read_only=True)
+    obligation = serializers.CharField(source="deadline.obligation", read_only=True)
+    district = DistrictRefSerializer(source="deadline.district", read_only=True, allow_null=True)
+    original_due_on = serializers.DateField(read_only=True)
+    due_on = serializers.DateField(read_only=True, help_text="The due date decided by then (postponements included).")
+    status = serializers.ChoiceField(choices=["scheduled", "postponed", "completed", "cancelled", "overdue"],
+                                     read_only=True)
+    completed_on = serializers.DateField(read_only=True, allow_null=True)
+    days_late = serializers.IntegerField(
+        read_only=True, allow_null=True,
+        help_text="Completed: days after the original date (negative: early). Overdue: days past the due date.",
+    )
+    overdue = serializers.BooleanField(read_only=True)
+
+
+class ProvisionStateSerializer(serializers.Serializer):
+    """A numbered provision with its implementation status (see ``timeline.implementation``)."""
+
+    agreement = AgreementRefSerializer(source="provision.agreement", read_only=True)
+    number = serializers.IntegerField(source="provision.number", read_only=True)
+    summary = serializers.CharField(source="provision.summary", read_only=True)
+    status = serializers.ChoiceField(
+        choices=ProvisionStatus.choices, read_only=True,
+        help_text="The latest established status, or 'disputed' when parties' claims and the record disagree; "
+        "'not_started' when nothing is recorded.",
+    )
+    status_since = serializers.DateField(source="basis.from_date", read_only=True, allow_null=True,
+                                         default=None, help_text="When the current status took effect.")
+    status_sources = CitationSerializer(source="basis.citations", many=True, read_only=True, default=(),
+                                        help_text="The sources of the current status.")
+    claims = StatusEntrySerializer(many=True, read_only=True,
+                                   help_text="When disputed: each party's latest claim, beside the established status.")
+    status_history = StatusEntrySerializer(source="history", many=True, read_only=True)
+    deadlines = ProvisionDeadlineSerializer(many=True, read_only=True)
+    overdue = serializers.BooleanField(read_only=True, help_text="True when one of its deadlines is overdue.")
+
+
+class ImplementationSerializer(serializers.Serializer):
+    total = serializers.IntegerField(read_only=True, help_text="Number of provisions.")
+    counts = serializers.DictField(
+        child=serializers.IntegerField(), read_only=True,
+        help_text="Provisions in each status: " + ", ".join(ProvisionStatus.values) + ".",
+    )
+    overdue = serializers.IntegerField(read_only=True, help_text="Provisions with an overdue deadline.")
+    sentence = serializers.CharField(read_only=True, help_text="e.g. '6 of 9 provisions implemented, 1 overdue'.")
+
+
+def provision_states(agreement, context) -> list:
+    """The agreement's provisions as of the context's day, computed once per agreement."""
+    day = _as_of(context) or implementation.today()
+    cached = getattr(agreement, "_provision_states", None)
+    if cached is None or cached[0] != day:
+        cached = (day, [implementation.provision_state(p, day) for p in agreement.provisions.all()])
+        agreement._provision_states = cached
+    return cached[1]
+
+
 class DiscrepancySerializer(serializers.Serializer):
     aspect = serializers.CharField(read_only=True, help_text="What the sources disagree on.")
     description = serializers.CharField(read_only=True, help_text="What each source says, without choosing.")
@@ -335,6 +443,23 @@ class AgreementSerializer(serializers.Serializer):
     url = AbsoluteURLField()
     status = status_field()
     updated_at = serializers.DateTimeField(read_only=True)
+
+
+class AgreementDetailSerializer(AgreementSerializer):
+    """One agreement with each provision's implementation status and the summary of them."""
+
+    provisions = serializers.SerializerMethodField()
+    implementation = serializers.SerializerMethodField()
+
+    @extend_schema_field(ProvisionStateSerializer(many=True))
+    def get_provisions(self, obj):
+        return ProvisionStateSerializer(provision_states(obj, self.context), many=True, context=self.context).data
+
+    @extend_schema_field(ImplementationSerializer)
+    def get_implementation(self, obj):
+        summary = implementation.summarise(provision_states(obj, self.context))
+        return {"total": summary.total, "counts": summary.counts, "overdue": summary.overdue,
+                "sentence": summary.sentence()}
 
 
 class HandoverSerializer(serializers.Serializer):
@@ -369,7 +494,23 @@ class HandoverSerializer(serializers.Serializer):
     def get_postponements(self, obj):
         if obj.deadline_id is None:
             return []
-        return PostponementSerializer(obj.deadline.postponements.all(), many=True, context=self.context).data
+        postponements = obj.deadline.postponements.all()
+        day = _as_of(self.context)
+        if day is not None:
+            postponements = [p for p in postponements if p.decided_on <= day]
+        return PostponementSerializer(postponements, many=True, context=self.context).data
+
+    def to_representation(self, obj):
+        data = super().to_representation(obj)
+        day = _as_of(self.context)
+        if day is not None:
+            state = asof.handover_state(obj, day)
+            for name in ("status", "due_on", "completed_on", "cancelled_on"):
+                value = getattr(state, name)
+                data[name] = value.isoformat() if isinstance(value, dt.date) else value
+            data["delay_days"] = state.delay_days
+            data["delay_against_current_days"] = state.delay_against_current_days
+        return data
 
 
 class EventSerializer(serializers.Serializer):

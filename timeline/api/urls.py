@@ -16,6 +16,8 @@ router.register("sources", views.SourceViewSet, basename="source")
 router.register("agreements", views.AgreementViewSet, basename="agreement")
 router.register("deadlines", views.DeadlineViewSet, basename="deadline")
 router.register("handovers", views.HandoverViewSet, basename="handover")
+router.register("provisions", views.ProvisionViewSet, basename="provision")
+router.register("changes", views.ChangeViewSet, basename="change")
 
 urlpatterns = [
     path("", views.RootView.as_view(), name="root"),

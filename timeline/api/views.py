@@ -6,6 +6,7 @@ honours ``If-None-Match``; every change of an existing record must send
 ``If-Match`` with the ETag it last read (428 without it, 412 when stale).
 """
 
+import datetime as dt
 import hashlib
 import json
 
@@ -27,21 +28,21 @@ from rest_framework import exceptions, serializers, status, viewsets
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
-from timeline import selectors, services, workflow
+from timeline import asof, implementation, record_time, selectors, services, workflow
 from timeline.api import filters
 from timeline.api import serializers as api
 from timeline.api.errors import PreconditionFailed, PreconditionRequired
-from timeline.api.pagination import EventPagination, PageNumberPagination
+from timeline.api.pagination import EventPagination, KeysetPagination, PageNumberPagination
+from timeline.api.parsers import JSONParser
 from timeline.api.permissions import StaffModelPermissionsOrReadOnly, sees_unpublished
 from timeline.api.renderers import CSVRenderer, GeoJSONRenderer
-from timeline.models import Agreement, Deadline, District, Handover, Party, Source
+from timeline.models import Agreement, Deadline, District, Event, Handover, Party, Source
 
 # --------------------------------------------------------------------------
 # Conditional requests
@@ -78,6 +79,8 @@ class ConditionalGetMixin:
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
+        # The moment of the record the answer reflects, so that a client can pin it with ?known_at=.
+        response["X-Record-Time"] = record_time.header_value(getattr(request, "known_at", None))
         if request.method not in ("GET", "HEAD") or response.status_code != status.HTTP_200_OK:
             return response
         if not response.has_header("ETag"):
@@ -111,6 +114,21 @@ ErrorSerializer = inline_serializer(
 
 def error(description):
     return OpenApiResponse(ErrorSerializer, description=description)
+
+
+AS_OF_PARAMETER = OpenApiParameter(
+    asof.PARAMETER, type=OpenApiTypes.DATE, location=OpenApiParameter.QUERY,
+    description="YYYY-MM-DD. The record as of the end of that day (valid time): events dated up to it, agreements "
+    "signed by then, deadlines with the due date decided by then, handovers and control of districts as they stood, "
+    "provisions with their status then. A day before the first event answers an empty record. Malformed: 400.",
+)
+KNOWN_AT_PARAMETER = OpenApiParameter(
+    record_time.PARAMETER, type=OpenApiTypes.DATETIME, location=OpenApiParameter.QUERY,
+    description="ISO 8601 timestamp with offset. The record as it was published at that moment (record time): an "
+    "event corrected since shows its old text, one published later is absent, one withdrawn since is present. "
+    "Answers carry it back in X-Record-Time; with it the list is page-numbered (page, page_size) and takes "
+    "as_of, date_from, date_to and kind only. Malformed or in the future: 400.",
+)
 
 
 @extend_schema_serializer(many=False)
@@ -149,6 +167,14 @@ class ResourceSchema(AutoSchema):
             geojson = GeoJSONFeatureCollectionSerializer if many else GeoJSONFeatureSerializer
             responses[(200, "application/geo+json")] = geojson
         return responses
+
+    def get_override_parameters(self):
+        parameters = list(super().get_override_parameters())
+        if getattr(self.view, "action", None) in ("list", "retrieve"):
+            parameters.append(AS_OF_PARAMETER)
+            if getattr(self.view, "supports_known_at", False):
+                parameters.append(KNOWN_AT_PARAMETER)
+        return parameters
 
     def get_request_serializer(self):
         write = getattr(self.view, "write_serializer_class", None)
@@ -222,10 +248,44 @@ class ResourceViewSet(ConditionalGetMixin, viewsets.ModelViewSet):
         raise NotImplementedError
 
     def get_queryset(self):
-        return self.selector(include_unpublished=self.include_unpublished)
+        queryset = self.selector(include_unpublished=self.include_unpublished)
+        if self.request.method in ("GET", "HEAD") and self.as_of is not None:
+            queryset = self.as_of_filter(queryset, self.as_of)
+        return queryset
+
+    supports_known_at = False
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if request.method in ("GET", "HEAD") and request.query_params.get(record_time.PARAMETER):
+            if not self.supports_known_at:
+                raise exceptions.ValidationError({record_time.PARAMETER: [
+                    "The published record at a past moment is available for events only (see the API documentation)."
+                ]})
+            try:
+                request.known_at = record_time.parse(request.query_params[record_time.PARAMETER])
+            except record_time.KnownAtError as bad:
+                raise exceptions.ValidationError({record_time.PARAMETER: [str(bad)]}) from None
+
+    @property
+    def as_of(self):
+        """The day of ``?as_of=YYYY-MM-DD`` on a read (None: today's record); malformed: 400 naming it."""
+        if not hasattr(self, "_as_of"):
+            try:
+                self._as_of = asof.parse(self.request.query_params.get(asof.PARAMETER))
+            except asof.AsOfError as bad:
+                raise exceptions.ValidationError({asof.PARAMETER: [str(bad).split(": ", 1)[1]]}) from None
+        return self._as_of
+
+    def as_of_filter(self, queryset, day):
+        """The rows that existed at the end of ``day``; records without a date of their own all did."""
+        return queryset
 
     def get_serializer_context(self):
-        return {**super().get_serializer_context(), "include_unpublished": self.include_unpublished}
+        context = {**super().get_serializer_context(), "include_unpublished": self.include_unpublished}
+        if self.request is not None and self.request.method in ("GET", "HEAD"):
+            context["as_of"] = self.as_of
+        return context
 
     def extra_context(self, rows) -> dict:
         """Facts computed for a whole page at once (e.g. control histories)."""
@@ -448,6 +508,45 @@ class EventViewSet(ResourceViewSet):
     pagination_class = EventPagination
     lookup_field = "slug"
     basename = "event"
+    supports_known_at = True
+    known_at_filters = {"date_from", "date_to", "kind", asof.PARAMETER, record_time.PARAMETER, "page", "page_size",
+                        "format"}
+
+    def as_of_filter(self, queryset, day):
+        return asof.events(queryset, day)
+
+    def list(self, request, *args, **kwargs):
+        if getattr(request, "known_at", None) is None:
+            return super().list(request, *args, **kwargs)
+        unsupported = sorted(set(request.query_params) - self.known_at_filters)
+        if unsupported:
+            raise exceptions.ValidationError({name: [f"{name} cannot be combined with known_at."] for name in unsupported})
+        filterset = self.filterset_class(request.query_params, queryset=Event.objects.none(), request=request)
+        if not filterset.is_valid():
+            raise exceptions.ValidationError(filterset.errors)
+        data = filterset.form.cleaned_data
+        rows = record_time.published_events(request.known_at)
+        rows = asof.events(rows, self.as_of)
+        if data.get("date_from"):
+            rows = rows.filter(span_end__gte=data["date_from"])
+        if data.get("date_to"):
+            rows = rows.filter(date__lte=data["date_to"])
+        if data.get("kind"):
+            rows = rows.filter(kind__in=data["kind"])
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(rows, request, view=self)
+        events = record_time.events_from_rows(page, request.known_at)
+        return paginator.get_paginated_response(self.serialize(events, many=True))
+
+    def retrieve(self, request, *args, **kwargs):
+        if getattr(request, "known_at", None) is None:
+            return super().retrieve(request, *args, **kwargs)
+        slug = kwargs.get(self.lookup_field, "")
+        rows = asof.events(record_time.published_events(request.known_at).filter(slug=slug), self.as_of)
+        events = record_time.events_from_rows(rows[:1], request.known_at)
+        if not events:
+            raise exceptions.NotFound(f"No event with the slug {slug[:40]!r} was published at that moment.")
+        return Response(self.serialize(events[0], many=False))
 
     def selector(self, *, include_unpublished):
         # Related rows are re-prefetched with their publication status, so that
@@ -516,7 +615,9 @@ class DistrictViewSet(ResourceViewSet):
 
     def extra_context(self, rows):
         ids = [row.pk for row in rows]
-        return {"control_histories": selectors.control_histories(ids, include_unpublished=self.include_unpublished)}
+        return {"control_histories": selectors.control_histories(
+            ids, as_of=self.as_of, include_unpublished=self.include_unpublished
+        )}
 
     def save(self, instance, data, expected_version):
         return services.record_save(instance=instance or District(), fields=data, expected_version=expected_version)
@@ -548,20 +649,40 @@ class SourceViewSet(ResourceViewSet):
     def selector(self, *, include_unpublished):
         return selectors.source_list(include_unpublished=include_unpublished).order_by("title", "id")
 
+    def as_of_filter(self, queryset, day):
+        return asof.sources(queryset, day)
+
     def save(self, instance, data, expected_version):
         return services.record_save(instance=instance or Source(), fields=data, expected_version=expected_version)
 
 
-@extend_schema_view(list=_list_doc("Agreements with signatories, provisions, deadlines and discrepancies"))
+@extend_schema_view(
+    list=_list_doc("Agreements with signatories, provisions, deadlines and discrepancies"),
+    retrieve=extend_schema(
+        summary="One agreement with each provision's implementation status",
+        description="`provisions` gives each numbered point with its status, status history, deadlines and "
+        "whether one is overdue; `implementation` counts them by status. With `as_of`, as they stood that day.",
+    ),
+)
 class AgreementViewSet(ResourceViewSet):
-    serializer_class = api.AgreementSerializer
     write_serializer_class = api.AgreementWriteSerializer
     filterset_class = filters.AgreementFilter
     lookup_field = "slug"
     basename = "agreement"
 
+    @property
+    def serializer_class(self):
+        # The detail adds the provisions' statuses, which need more rows than a list should fetch.
+        # (Writes answer with the detail too, so that its ETag is the one If-Match compares.)
+        return api.AgreementSerializer if getattr(self, "action", None) == "list" else api.AgreementDetailSerializer
+
     def selector(self, *, include_unpublished):
-        return selectors.agreement_list(include_unpublished=include_unpublished)
+        return selectors.agreement_list(
+            include_unpublished=include_unpublished, with_provision_states=getattr(self, "action", None) != "list"
+        )
+
+    def as_of_filter(self, queryset, day):
+        return asof.agreements(queryset, day)
 
     def save(self, instance, data, expected_version):
         return services.agreement_save(
@@ -582,6 +703,9 @@ class DeadlineViewSet(ResourceViewSet):
 
     def selector(self, *, include_unpublished):
         return selectors.deadline_list(include_unpublished=include_unpublished)
+
+    def as_of_filter(self, queryset, day):
+        return asof.deadlines(queryset, day)
 
     def save(self, instance, data, expected_version):
         return services.deadline_save(deadline=instance or Deadline(), fields=data, expected_version=expected_version)
@@ -629,17 +753,133 @@ class HandoverViewSet(ResourceViewSet):
     def selector(self, *, include_unpublished):
         return selectors.handover_list(include_unpublished=include_unpublished)
 
+    def as_of_filter(self, queryset, day):
+        return asof.handovers(queryset, day)
+
     def save(self, instance, data, expected_version):
         return services.handover_save(handover=instance or Handover(), fields=data, expected_version=expected_version)
+
+
+# --------------------------------------------------------------------------
+# Provisions across agreements, and the feed of changes
+# --------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Numbered provisions of every agreement with their implementation status",
+        description="Paginated by page number with an exact `count`: `status` and `overdue` are decided per "
+        "provision over the whole (agreement-filtered) record before the page is cut. With `as_of`, as of that day.",
+        parameters=[AS_OF_PARAMETER],
+        responses={200: api.ProvisionStateSerializer(many=True), 400: error("A filter or as_of is malformed.")},
+    )
+)
+class ProvisionViewSet(ConditionalGetMixin, viewsets.GenericViewSet):
+    """``GET /provisions/?status=...&overdue=true&agreement=...``"""
+
+    permission_classes = [AllowAny]
+    serializer_class = api.ProvisionStateSerializer
+    filterset_class = filters.ProvisionFilter
+    pagination_class = PageNumberPagination
+    renderer_classes = [JSONRenderer, BrowsableAPIRenderer]
+
+    def get_queryset(self):
+        return selectors.provision_list(include_unpublished=sees_unpublished(self.request))
+
+    def list(self, request, *args, **kwargs):
+        try:
+            day = asof.parse(request.query_params.get(asof.PARAMETER))
+        except asof.AsOfError as bad:
+            raise exceptions.ValidationError({asof.PARAMETER: [str(bad).split(": ", 1)[1]]}) from None
+        filterset = self.filterset_class(request.query_params, queryset=self.get_queryset(), request=request)
+        if not filterset.is_valid():
+            raise exceptions.ValidationError(filterset.errors)
+        wanted = filterset.form.cleaned_data
+        provisions = filterset.qs
+        if day is not None:
+            provisions = provisions.filter(agreement__signed_on__lte=day)
+        states = [implementation.provision_state(p, day) for p in provisions]
+        if wanted.get("status"):
+            states = [s for s in states if s.status in wanted["status"]]
+        if wanted.get("overdue") is not None:
+            states = [s for s in states if s.overdue == wanted["overdue"]]
+        page = self.paginate_queryset(states)
+        context = {**self.get_serializer_context(), "include_unpublished": sees_unpublished(request), "as_of": day}
+        return self.get_paginated_response(self.serializer_class(page, many=True, context=context).data)
+
+
+class ChangePagination(KeysetPagination):
+    orderings = {"at": "at"}
+    default = "at"
+
+
+CHANGE_TYPES = {"event": "event", "district": "district", "party": "party", "source": "source",
+                "agreement": "agreement", "handover": "handover"}
+
+
+class ChangeSerializer(serializers.Serializer):
+    at = serializers.DateTimeField(read_only=True, help_text="When it was made public.")
+    action = serializers.ChoiceField(choices=["published", "corrected", "withdrawn"], read_only=True)
+    type = serializers.CharField(source="content_type.model", read_only=True,
+                                 help_text="event, district, party, source, agreement or handover.")
+    slug = serializers.CharField(read_only=True, help_text="The record's slug at that moment (empty for handovers).")
+    id = serializers.IntegerField(source="object_id", read_only=True, help_text="The record's id.")
+    title = serializers.CharField(read_only=True, help_text="Its title or name at that moment.")
+    note = serializers.CharField(read_only=True, help_text="The public note of a correction or withdrawal.")
+    url = serializers.SerializerMethodField(help_text="The record in the API (a withdrawn one answers 404 there; "
+                                                      "its public page says it was withdrawn).")
+
+    def get_url(self, obj) -> str | None:
+        basename = CHANGE_TYPES.get(obj.content_type.model)
+        if basename is None:
+            return None
+        key = obj.object_id if basename == "handover" or not obj.slug else obj.slug
+        return reverse(f"api:{basename}-detail", args=[key], request=self.context.get("request"))
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Every public change after a moment, oldest first",
+        description="Each act of the editorial workflow: published, corrected (with its public note) and withdrawn "
+        "(with its note). Follow `next` until it is null, then poll again with `since` set to the last `at` "
+        "(or keep the last `next` link). Records loaded by a dataset import are not acts of review and are not "
+        "listed: start from a dataset release or the lists, whose X-Record-Time says where to start the feed.",
+        parameters=[OpenApiParameter("since", type=OpenApiTypes.DATETIME, location=OpenApiParameter.QUERY,
+                                     description="ISO 8601 timestamp with offset; changes strictly after it. "
+                                     "Malformed: 400.")],
+    )
+)
+class ChangeViewSet(ConditionalGetMixin, viewsets.GenericViewSet):
+    permission_classes = [AllowAny]
+    serializer_class = ChangeSerializer
+    pagination_class = ChangePagination
+    renderer_classes = [JSONRenderer, BrowsableAPIRenderer]
+    filter_backends = []
+
+    def get_queryset(self):
+        return selectors.change_list()
+
+    def list(self, request, *args, **kwargs):
+        raw = request.query_params.get("since")
+        since = None
+        if raw:
+            try:
+                since = record_time.parse(raw, now=dt.datetime.max.replace(tzinfo=dt.UTC))
+            except record_time.KnownAtError as bad:
+                raise exceptions.ValidationError({"since": [str(bad)]}) from None
+        page = self.paginate_queryset(selectors.change_list(since=since))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
 
 # --------------------------------------------------------------------------
 # Root and authentication
 # --------------------------------------------------------------------------
 
-COLLECTIONS = ["events", "districts", "parties", "sources", "agreements", "deadlines", "handovers"]
+COLLECTIONS = ["events", "districts", "parties", "sources", "agreements", "deadlines", "handovers", "provisions",
+               "changes"]
 BASENAMES = {"events": "event", "districts": "district", "parties": "party", "sources": "source",
-             "agreements": "agreement", "deadlines": "deadline", "handovers": "handover"}
+             "agreements": "agreement", "deadlines": "deadline", "handovers": "handover", "provisions": "provision",
+             "changes": "change"}
 
 
 class RootView(ConditionalGetMixin, APIView):

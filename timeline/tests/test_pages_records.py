@@ -222,7 +222,7 @@ def test_an_agreement_page_lists_signatories_discrepancies_and_numbered_provisio
     html, text = response.content.decode(), main_text(response)
     assert "Azerbaijan Ilham Aliyev President of the Republic of Azerbaijan Signatory" in text
     assert "Sources differ on the date signed." in text
-    assert '<li value="6" id="point-6">' in html
+    assert '<tr id="point-6">' in html
     assert text.index("A complete ceasefire") < text.index("Aghdam is returned by") < text.index("Kalbajar is returned by")
 
 

@@ -157,8 +157,9 @@ def test_queries_grow_with_chunks_not_with_rows():
     inserts_2k, others_2k = _queries(2000)
     inserts_4k, others_4k = _queries(4000)
     # Reads and the structure do not depend on the number of events; each extra
-    # chunk of 1,000 adds a savepoint and its release.
-    assert others_4k - others_2k <= 2 * 2
+    # chunk of 1,000 adds a few statements (a savepoint and its release; on
+    # PostgreSQL also the id reservation and the COPY set-up): a handful, not 1,000.
+    assert others_4k - others_2k <= 2 * 6
     # Rows are batched: SQLite takes at most 999 parameters a statement, about
     # 20 events with their links; PostgreSQL copies a whole chunk a table.
     assert inserts_4k - inserts_2k <= 2000 // 15

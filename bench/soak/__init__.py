@@ -1,0 +1,1 @@
+"""Soak and fault tests against gunicorn and PostgreSQL on this machine (docs/reliability.md)."""
