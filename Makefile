@@ -33,7 +33,7 @@ lint: setup-dev
 # Lint, migration check, then the whole suite (browser tests included).
 test: setup-dev lint
 	DJANGO_SETTINGS_MODULE=conflict.settings_test $(PY) manage.py makemigrations --check --dry-run
-	$(VENV)/bin/pytest
+	DJANGO_SETTINGS_MODULE=conflict.settings_test $(VENV)/bin/pytest
 
 clean:
 	rm -rf $(VENV) staticfiles artifacts .pytest_cache db.sqlite3
