@@ -19,6 +19,7 @@ and writes the tables into docs/benchmarks.md. See that file for the method.
 import argparse
 import asyncio
 import base64
+import concurrent.futures
 import contextlib
 import datetime as dt
 import json
@@ -538,7 +539,10 @@ def run_python_client(url: str, headers: dict, *, duration: float, connections: 
         )
 
     started = time.perf_counter()
-    asyncio.run(main())
+    # A thread of its own: the caller may already run an event loop (Playwright's sync API
+    # in the same test session does), and asyncio.run() refuses to nest in one.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, main()).result()
     elapsed = time.perf_counter() - started
     ordered = sorted(latencies)
 

@@ -144,3 +144,37 @@ Requests/sec:    123.40
 """
     load = run.parse_wrk(output, 10)
     assert (load.requests, load.rps, load.p50_ms, load.p99_ms, load.errors) == (1234, 123.4, 12.5, 1200.0, 3)
+
+
+def test_the_python_load_client_runs_even_inside_a_running_event_loop():
+    """Playwright's sync API keeps a loop running in the test session; the client must not nest in it."""
+    import asyncio
+    import http.server
+    import threading
+
+    from bench import run
+
+    class Ok(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Ok)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        async def inside_a_loop():
+            return run.run_python_client(
+                f"http://127.0.0.1:{server.server_port}/", {}, duration=0.3, connections=2
+            )
+
+        load = asyncio.run(inside_a_loop())
+    finally:
+        server.shutdown()
+    assert load.requests > 0
