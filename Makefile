@@ -51,3 +51,11 @@ SOAK_ARGS ?=
 .PHONY: soak
 soak: setup-dev
 	$(PY) -m bench.soak.run $(SOAK_ARGS)
+
+# A real PostgreSQL streaming replica of the local cluster (pg_basebackup, port 5433) and the proof
+# that anonymous reads use it and staff read their writes (docs/scaling.md). Run as root or postgres.
+# The primary needs a pg_hba.conf replication line for 127.0.0.1: REPLICA_ARGS=--configure-primary adds it.
+REPLICA_ARGS ?=
+.PHONY: replica-check
+replica-check: setup-dev
+	$(PY) -m bench.replica check $(REPLICA_ARGS)

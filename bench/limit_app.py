@@ -19,6 +19,8 @@ from urllib.parse import parse_qs
 
 import psycopg2
 
+from timeline.text import fold  # the search key the project stores; pure Python
+
 try:
     import orjson
 
@@ -26,7 +28,7 @@ try:
         return orjson.dumps(data)
 
     ENCODER = "orjson"
-except ImportError:  # pragma: no cover - orjson is in requirements-dev.txt
+except ImportError:  # pragma: no cover - orjson is in requirements.txt
     import json
 
     def dumps(data) -> bytes:
@@ -150,13 +152,14 @@ def events_list(params: dict, host: str) -> dict:
         args.append(params["date_to"][0])
     if params.get("q"):
         q = params["q"][0]
+        # The same index-served condition as the project (selectors.event_text_matches).
         where.append(
-            "(e.title ILIKE %s OR e.summary ILIKE %s OR EXISTS (SELECT 1 FROM timeline_event_districts ed "
-            "WHERE ed.event_id = e.id AND ed.district_id IN (SELECT id FROM timeline_district WHERE search_key LIKE %s "
-            "UNION SELECT district_id FROM timeline_districtalias WHERE search_key LIKE %s)))"
+            "(e.search_text LIKE %s OR e.id = ANY(ARRAY(SELECT ed.event_id FROM timeline_event_districts ed "
+            "WHERE ed.district_id IN (SELECT id FROM timeline_district WHERE search_key LIKE %s "
+            "UNION SELECT district_id FROM timeline_districtalias WHERE search_key LIKE %s))))"
         )
-        like = f"%{q}%"
-        args += [like, like, f"%{q.casefold()}%", f"%{q.casefold()}%"]
+        like = f"%{fold(q)}%"
+        args += [like, like, like]
     if params.get("after"):
         day, pk = params["after"][0].split(",")
         where.append("(e.date, e.id) > (%s, %s)")
@@ -251,7 +254,7 @@ def handovers_list(params: dict, host: str) -> dict:
             "delay_days": (completed - original).days if completed and original else None,
             "delay_against_current_days": (completed - due).days if completed and due else None,
             "postponements": postponements, "summary": summary, "sources": sources,
-            "url": f"http://{host}/handovers/#handover-{d_slug}", "publication_status": publication_status,
+            "url": f"http://{host}/handovers/?district={d_slug}#handover-{d_slug}", "publication_status": publication_status,
             "updated_at": updated_at,
         })
     return {"count": len(results), "next": None, "previous": None, "results": results}

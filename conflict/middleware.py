@@ -98,6 +98,13 @@ class CSPExceptionsMiddleware:
 
     def __call__(self, request):
         response = self.get_response(request)
+        if response.status_code == 304:
+            # A 304 updates the headers the browser stored with the page (RFC 9111 4.3.4). The
+            # page's own policy, with its exceptions, must stay: a 304 has no body to hash and no
+            # Content-Type, so it would carry the strict policy and break the page it revalidates.
+            response._csp_exempt = True
+            response._csp_exempt_ro = True
+            return response
         match = getattr(request, "resolver_match", None)
         if match is None or "text/html" not in response.get("Content-Type", "") or response.streaming:
             return response
@@ -220,3 +227,59 @@ if user_locked_out is not None:
 
         if isinstance(request, Request):
             raise Throttled(wait=settings.AXES_COOLOFF_TIME.total_seconds(), detail=_lockout_words())
+
+
+class ReplicaReadsMiddleware:
+    """Lets an anonymous GET or HEAD read a PostgreSQL replica (``conflict.db_routers``).
+
+    A request is an anonymous safe read when its method is GET or HEAD and it carries no
+    ``Authorization`` header (API tokens are only checked later, by DRF), no session cookie (as
+    timeline.cache decides, without loading the session) and no signed-in user. Only then does
+    the router send its reads to a replica; staff and every other request read and write the
+    primary. Does nothing without DATABASE_REPLICA_URLS.
+
+    Placed below AuthenticationMiddleware and above timeline.cache's PublicResponseCacheMiddleware,
+    so that the record clock the cache keys an answer on is read from the same replica as the
+    answer's data (see conflict/db_routers.py).
+
+    If the replica fails in the middle of the request (its connection dropped, or the standby
+    cancelled a query for a recovery conflict), the request is answered again from the primary:
+    it is a GET by an anonymous client, so running it twice changes nothing.
+    """
+
+    SAFE_METHODS = frozenset({"GET", "HEAD"})
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    @classmethod
+    def is_anonymous_read(cls, request) -> bool:
+        if request.method not in cls.SAFE_METHODS or request.META.get("HTTP_AUTHORIZATION"):
+            return False
+        if settings.SESSION_COOKIE_NAME in request.COOKIES:
+            return False
+        user = getattr(request, "user", None)
+        return not (user is not None and user.is_authenticated)
+
+    def __call__(self, request):
+        from conflict import db_routers
+
+        if not db_routers.replica_aliases() or not self.is_anonymous_read(request):
+            return self.get_response(request)
+        with db_routers.anonymous_reads() as state:
+            response = self.get_response(request)
+            if state.replica_failed:
+                logger.warning("Read replica %s failed during %s %s; answering from the primary",
+                               state.replica, request.method, request.path)
+                state.use_primary()
+                response = self.get_response(request)
+        return response
+
+    def process_exception(self, request, exception):
+        from conflict import db_routers
+
+        if db_routers.note_failure(exception):
+            # A placeholder that __call__ replaces with the primary's answer (and that keeps
+            # DatabaseUnavailableMiddleware from reporting an outage that readers never see).
+            return HttpResponse(status=503)
+        return None

@@ -56,6 +56,8 @@ MIDDLEWARE = [
     # Above WhiteNoise, so static files get the same CSP and framing headers as pages.
     "csp.middleware.CSPMiddleware",
     "conflict.middleware.CSPExceptionsMiddleware",
+    # Above everything that may answer for the API by itself (503, redirects, lock-outs): X-Record-Time on all.
+    "timeline.api.middleware.RecordTimeMiddleware",
     "conflict.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -64,6 +66,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Below authentication (it asks who the reader is): anonymous GET/HEAD may read a replica.
+    # Above the response cache, so its record-clock read comes from the same replica as the data.
+    "conflict.middleware.ReplicaReadsMiddleware",
+    # Below authentication and sessions: anonymous answers from the response cache (timeline.cache).
+    "timeline.cache.PublicResponseCacheMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     # Last, as django-axes asks: turns a locked-out login into the lock-out page.
@@ -97,6 +104,8 @@ DATABASES = {
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
         conn_max_age=env_int("DJANGO_CONN_MAX_AGE", 60),
         conn_health_checks=True,
+        # Behind PgBouncer in transaction pooling mode (docs/scaling.md): no named cursors.
+        disable_server_side_cursors=env_bool("DATABASE_DISABLE_SERVER_SIDE_CURSORS"),
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -107,6 +116,34 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
         f"-c statement_timeout={env_int('DATABASE_STATEMENT_TIMEOUT_MS', 5000)}"
     )
+
+# DATABASE_REPLICA_URLS: comma-separated PostgreSQL streaming replicas of DATABASE_URL, parsed
+# like it. Anonymous GET/HEAD requests read one of them; everything else uses the primary
+# (conflict/db_routers.py, docs/scaling.md). Same options as the primary, plus a short
+# connect_timeout so that a replica that is down costs a reader at most that long, once.
+DATABASE_REPLICAS = []
+for _number, _url in enumerate(env_list("DATABASE_REPLICA_URLS", []), start=1):
+    try:
+        _replica = dj_database_url.parse(
+            _url, conn_max_age=env_int("DJANGO_CONN_MAX_AGE", 60), conn_health_checks=True,
+            disable_server_side_cursors=env_bool("DATABASE_DISABLE_SERVER_SIDE_CURSORS"), test_options={"MIRROR": "default"},
+        )
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"DATABASE_REPLICA_URLS entry {_number} is not a database URL: {exc}") from exc
+    if _replica["ENGINE"] != "django.db.backends.postgresql" or DATABASES["default"]["ENGINE"] != _replica["ENGINE"]:
+        raise ImproperlyConfigured(
+            f"DATABASE_REPLICA_URLS entry {_number} must be a postgres:// URL, "
+            "and DATABASE_URL a PostgreSQL primary: replicas are PostgreSQL streaming replicas."
+        )
+    _replica["OPTIONS"] = {
+        **DATABASES["default"].get("OPTIONS", {}),
+        "connect_timeout": env_int("DATABASE_REPLICA_CONNECT_TIMEOUT", 2),
+    }
+    DATABASES[f"replica_{_number}"] = _replica
+    DATABASE_REPLICAS.append(f"replica_{_number}")
+# A replica that could not be reached is not tried again for this long.
+DATABASE_REPLICA_RETRY_SECONDS = env_int("DATABASE_REPLICA_RETRY_SECONDS", 10)
+DATABASE_ROUTERS = ["conflict.db_routers.ReplicaRouter"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -158,6 +195,13 @@ if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# What anonymous readers get (timeline.cache): the same backend, its own keys. Entries are keyed by
+# the record version, so a change invalidates them at once; the timeout only bounds memory.
+TIMELINE_RESPONSE_CACHE = env_bool("RESPONSE_CACHE", default=True)
+TIMELINE_RESPONSE_CACHE_SECONDS = env_int("RESPONSE_CACHE_SECONDS", 300)
+CACHES["responses"] = {**CACHES["default"], "KEY_PREFIX": "responses", "TIMEOUT": TIMELINE_RESPONSE_CACHE_SECONDS}
+if not REDIS_URL:
+    CACHES["responses"].update(LOCATION="responses", OPTIONS={"MAX_ENTRIES": 500})
 
 SITE_NAME = env_str("SITE_NAME", "Conflict Timeline")
 
@@ -200,6 +244,10 @@ SPECTACULAR_SETTINGS = {
         "ProvisionStatusEnum": "timeline.models.ProvisionStatus",
     },
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "timeline.api.schema.document_common_answers",
+    ],
 }
 
 # The API is read-only for anonymous clients, so any origin may read it.

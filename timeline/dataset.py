@@ -5,15 +5,32 @@ A dataset is one JSON document, ``{"format": "conflict-timeline", "version": 1,
 describes every field). The management commands ``import_timeline`` and
 ``export_timeline`` and the admin's bulk import all go through this module:
 
-* ``parse(text)`` reads the JSON (bad JSON names its line and column);
-* ``validate(raw)`` checks its shape: known keys only, required fields, types,
-  dates, choices, slug references, duplicates; it returns the normalised
-  records (defaults filled in) or raises ``DatasetError`` listing every problem;
-* ``load(dataset)`` writes it in one transaction, checking each written row
-  with the model's ``full_clean()``; rows whose values already match are not
-  touched (no save, no ``version`` bump, no history row), so loading the same
-  file twice changes nothing. Derived timeline entries are not in the file:
-  ``load`` re-derives them through ``services``;
+* ``load_file(stream)`` imports a file of any size in bounded memory. The
+  file is read twice, never whole (``_Reader``): first everything but the
+  events (small: conflicts, parties, sources, districts, agreements,
+  handovers), then the events one at a time, in batches of ``BATCH``. Each
+  batch is validated and, while the file has shown no problem, written, all
+  in one transaction. A second thread (``_Events``) reads, checks and
+  prepares the next batches while the database writes one; it never touches
+  the database;
+* ``parse(text)`` reads a whole JSON text (bad JSON names its line and column)
+  and ``validate(raw)`` checks its shape: known keys only, required fields,
+  types, lengths, dates, choices, slug references, duplicates; it returns the
+  normalised records (defaults filled in) or raises ``DatasetError`` listing
+  every problem. ``load(data)`` writes such validated data (the admin's bulk
+  import, ``load_text``);
+* writing happens in one transaction. Rows that already hold the file's values
+  are not touched (no save, no ``version`` bump, no history row), so loading
+  the same file twice changes nothing. Top-level records other than events are
+  few: each is checked with the model's ``full_clean()`` and saved. New events,
+  the bulk of a file, are checked in Python with the model's own ``clean()``
+  (the shape check has done the per-field checks) and written per batch with
+  their history rows, many-to-many links (and their history), control changes
+  and citations in a fixed number of statements: ``COPY`` on PostgreSQL,
+  ``bulk_create`` elsewhere (``_Bulk``). The database's CHECK constraints still
+  guard every row: a batch they refuse is checked again row by row to name the
+  record. Derived timeline entries are not in the file: loading re-derives them
+  through ``services``;
 * ``dump()`` returns the database as a dataset, deterministically ordered,
   and ``dumps()`` serialises it so that dump -> load -> dump is byte-identical.
 
@@ -22,22 +39,31 @@ Every problem is reported as ``path (label): field: message``, e.g.
 one of day, month, year (got "week")``.
 """
 
+import codecs
 import datetime as dt
 import difflib
+import io
 import json
+import queue
 import re
+import shutil
+import tempfile
+import threading
 from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
+from itertools import islice
 from typing import Any
 
-from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import Model, Prefetch
+from django.conf import settings
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.db import DatabaseError, connection, transaction
+from django.db.models import CharField, Model, Prefetch
 from django.utils import timezone
-from simple_history.utils import bulk_create_with_history
 
-from timeline import services
+from timeline import cache, services
 from timeline.models import (
     Agreement,
     Citation,
@@ -72,7 +98,6 @@ class DatasetError(Exception):
     def __init__(self, errors):
         self.errors = list(errors)
         super().__init__("\n".join(self.errors))
-
 
 # --------------------------------------------------------------------------
 # The format, as data: one spec per kind of record
@@ -299,8 +324,35 @@ SECTIONS = {
     "events": "event",
 }
 
+# The model each kind of record is written to; its CharFields' max_length bound the file's strings.
+MODELS = {
+    **SLUGGED, "membership": Membership, "alias": DistrictAlias, "signatory": Signatory, "provision": Provision,
+    "status_change": ProvisionStatusChange, "deadline": Deadline, "postponement": Postponement, "handover": Handover,
+    "event": Event, "control_change": ControlChange, "citation": Citation, "discrepancy": Discrepancy,
+}
+
+
+def _max_lengths() -> dict[tuple[str, str], int]:
+    """(kind, field) -> the model's max_length, for every string field stored in a CharField."""
+    limits = {}
+    for kind, model in MODELS.items():
+        for name, field in SPECS[kind].items():
+            if field.type not in ("str", "slug"):
+                continue
+            try:
+                model_field = model._meta.get_field(name)
+            except FieldDoesNotExist:  # a key of the format that is not a column of its own
+                continue
+            if isinstance(model_field, CharField) and model_field.max_length:
+                limits[(kind, name)] = model_field.max_length
+    return limits
+
+
+MAX_LENGTH = _max_lengths()
+
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_SLUG = re.compile(r"^[-a-zA-Z0-9_]+$")
+# \Z, not $: Django's slug validator refuses a final newline too.
+_SLUG = re.compile(r"^[-a-zA-Z0-9_]+\Z")
 
 
 def _label(raw: dict, kind: str) -> str:
@@ -330,7 +382,7 @@ def _json_type(value) -> str:
 
 
 # --------------------------------------------------------------------------
-# Parsing and validation of the shape
+# Reading JSON: a whole text, or a file member by member
 # --------------------------------------------------------------------------
 
 
@@ -360,8 +412,259 @@ def parse(text: str | bytes) -> Any:
         raise DatasetError(["Invalid JSON: nested too deeply to read."]) from exc
 
 
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+
+
+class _Reader:
+    """A dataset file read without ever holding it whole.
+
+    The top-level object is walked member by member; each member's value, and
+    each element of the ``events`` list, is decoded on its own by the standard
+    library's ``json`` (C speed, ``Decimal`` fractions, duplicate keys refused,
+    the same messages as ``parse``, with the line and column in the file). The
+    reader keeps a window of about ``CHUNK`` characters of the file, longer
+    only while a single value is longer.
+
+    ``head()`` returns every member but the events (whose syntax it checks);
+    ``events()`` reads the file again from the start and yields the events one
+    by one. The stream must be seekable (``load_file`` copies standard input to
+    a temporary file first).
+    """
+
+    CHUNK = 1 << 20  # characters read at a time
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.strict = json.JSONDecoder(parse_float=Decimal, object_pairs_hook=_reject_duplicate_keys)
+        self.loose = json.JSONDecoder()  # only to find where a value ends
+        self._rewind()
+
+    def _rewind(self) -> None:
+        self.stream.seek(0)
+        self.decoder = codecs.getincrementaldecoder("utf-8")()
+        self.buf, self.pos, self.eof = "", 0, False
+        self.line, self.column = 1, 0  # where buf[0] is in the file (line from 1, characters before it on its line)
+        self.bytes = 0
+
+    # -- the window -------------------------------------------------------------
+
+    def _more(self, size: int = 0) -> bool:
+        """Drop what was read, append the next part of the file; False at its end."""
+        if self.eof:
+            return False
+        done, self.buf = self.buf[: self.pos], self.buf[self.pos :]
+        self.pos = 0
+        newlines = done.count("\n")
+        self.line += newlines
+        self.column = len(done) - done.rfind("\n") - 1 if newlines else self.column + len(done)
+        chunk = self.stream.read(max(size, self.CHUNK))
+        pending = len(self.decoder.getstate()[0])
+        try:
+            self.buf += self.decoder.decode(chunk, final=not chunk)
+        except UnicodeDecodeError as exc:
+            raise DatasetError([f"The file is not UTF-8 text (byte {self.bytes - pending + exc.start})."]) from exc
+        self.bytes += len(chunk)
+        self.eof = not chunk
+        return True
+
+    def _next(self) -> str:
+        """Skip whitespace; the next character, "" at the end of the file."""
+        while True:
+            self.pos = _WHITESPACE.match(self.buf, self.pos).end()
+            if self.pos < len(self.buf):
+                return self.buf[self.pos]
+            if not self._more():
+                return ""
+
+    def _error(self, message: str, pos: int | None = None) -> DatasetError:
+        pos = self.pos if pos is None else pos
+        before = self.buf[:pos]
+        newlines = before.count("\n")
+        column = pos - before.rfind("\n") if newlines else self.column + pos + 1
+        return DatasetError([f"Invalid JSON at line {self.line + newlines}, column {column}: {message}."])
+
+    def _value(self, decoder: json.JSONDecoder):
+        """Decode the value at the reading position, reading on while it runs past the window."""
+        self._next()
+        while True:
+            try:
+                value, end = decoder.raw_decode(self.buf, self.pos)
+            except json.JSONDecodeError as exc:
+                # Near the end of the window the value may just be cut off: read on (doubling, so a
+                # long value costs linear time) and try again; anywhere else the JSON is wrong.
+                cut = exc.pos >= len(self.buf) - 64 or exc.msg.startswith("Unterminated string")
+                if cut and self._more(len(self.buf) - self.pos):
+                    continue
+                raise self._error(exc.msg, exc.pos) from exc
+            except ValueError as exc:
+                raise DatasetError([f"Invalid JSON: {exc}."]) from exc
+            except RecursionError as exc:
+                raise DatasetError(["Invalid JSON: nested too deeply to read."]) from exc
+            if end == len(self.buf) and self._more(len(self.buf) - self.pos):
+                continue  # a number may go on in the next part of the file
+            self.pos = end
+            return value
+
+    def _expect(self, char: str, message: str) -> None:
+        if self._next() != char:
+            raise self._error(message)
+        self.pos += 1
+
+    def _after_member(self, closing: str) -> bool:
+        """Past the comma between two members or elements: True; past the closing bracket: False."""
+        char = self._next()
+        self.pos += 1
+        if char == ",":
+            return True
+        if char == closing:
+            return False
+        self.pos -= 1
+        raise self._error("Expecting ',' delimiter")
+
+    def _members(self) -> Iterator[str]:
+        """The keys of the top-level object, each left for the caller to read its value."""
+        self.pos += 1  # the "{"
+        if self._next() == "}":
+            self.pos += 1
+            return
+        seen = set()
+        while True:
+            if self._next() != '"':
+                raise self._error("Expecting property name enclosed in double quotes")
+            key = self._value(self.loose)
+            if key in seen:
+                raise DatasetError([f'Invalid JSON: the key "{key}" appears twice in one object.'])
+            seen.add(key)
+            self._expect(":", "Expecting ':' delimiter")
+            yield key
+            if not self._after_member("}"):
+                return
+
+    def _elements(self, decoder: json.JSONDecoder) -> Iterator[Any]:
+        self.pos += 1  # the "["
+        if self._next() == "]":
+            self.pos += 1
+            return
+        while True:
+            yield self._value(decoder)
+            if not self._after_member("]"):
+                return
+
+    # -- the two passes ------------------------------------------------------------
+
+    def head(self) -> dict:
+        """Every top-level member but a list of events (left out; its syntax is checked)."""
+        self._rewind()
+        if self._next() == "\ufeff":
+            raise self._error("Unexpected UTF-8 BOM (decode using utf-8-sig)")
+        if self._next() != "{":
+            document = self._value(self.strict)
+            self._end()
+            raise DatasetError([f"The dataset must be a JSON object (got {_json_type(document)})."])
+        head = {}
+        for key in self._members():
+            if key == "events" and self._next() == "[":
+                for _ in self._elements(self.loose):
+                    pass
+            else:
+                head[key] = self._value(self.strict)
+        self._end()
+        return head
+
+    def events(self) -> Iterator[Any]:
+        """The elements of the top-level ``events`` list, one at a time (nothing if there is none)."""
+        self._rewind()
+        if self._next() != "{":
+            return
+        for key in self._members():
+            if key == "events" and self._next() == "[":
+                yield from self._elements(self.strict)
+                return
+            self._value(self.loose)
+
+    def _end(self) -> None:
+        if self._next():
+            raise self._error("Extra data")
+
+
+@contextmanager
+def _seekable(stream):
+    """``stream`` if it can be read twice, else a temporary copy of it (standard input)."""
+    seekable = getattr(stream, "seekable", None)
+    if seekable is not None and seekable():
+        yield stream
+        return
+    with tempfile.TemporaryFile() as copy:
+        shutil.copyfileobj(stream, copy)
+        copy.seek(0)
+        yield copy
+
+
+def _chunks(items, size: int):
+    """``items`` (any iterable) in lists of ``size``, read lazily."""
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+class _Events:
+    """The events of a file, read, shape-checked and prepared (``_Loader.prepare``) a batch or two
+    ahead in a second thread, while the main thread waits for the database to write the batch
+    before. That thread never touches the database; it hands over (checked batch, prepared rows)
+    through a queue of at most ``AHEAD`` batches, so memory stays bounded."""
+
+    AHEAD = 2
+
+    def __init__(self, reader: _Reader, validation: "_Validation"):
+        self.reader, self.validation = reader, validation
+        self.queue: queue.Queue = queue.Queue(maxsize=self.AHEAD)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._read, name="dataset-reader", daemon=True)
+
+    def _read(self) -> None:
+        try:
+            start = 0
+            for batch in _chunks(self.reader.events(), BATCH):
+                checked = self.validation.shape(batch, start)
+                start += len(batch)
+                prepared = _prepare_events(checked.records) if not checked.errors else {}
+                if not self._put((checked, prepared)):
+                    return
+            self._put(None)
+        except BaseException as exc:  # handed to the main thread, which raises it
+            self._put(exc)
+
+    def _put(self, item) -> bool:
+        while not self.stop.is_set():
+            try:
+                self.queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __iter__(self):
+        while (item := self.queue.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
+# --------------------------------------------------------------------------
+# Validation of the shape
+# --------------------------------------------------------------------------
+
+
 class _Checker:
-    """Walks the raw document against ``SPECS``, collecting every problem."""
+    """Walks raw records against ``SPECS``, collecting every problem."""
 
     def __init__(self):
         self.errors: list[str] = []
@@ -374,16 +677,17 @@ class _Checker:
             return None
         spec = SPECS[kind]
         where = f"{path}{_label(raw, kind)}"
-        for key in sorted(set(raw) - set(spec)):
-            close = difflib.get_close_matches(key, spec, n=1)
-            hint = f'; did you mean "{close[0]}"?' if close else f" (known fields: {', '.join(spec)})"
-            self.errors.append(f"{_at(where, key)} unknown field{hint}")
+        if not raw.keys() <= spec.keys():
+            for key in sorted(set(raw) - set(spec)):
+                close = difflib.get_close_matches(key, spec, n=1)
+                hint = f'; did you mean "{close[0]}"?' if close else f" (known fields: {', '.join(spec)})"
+                self.errors.append(f"{_at(where, key)} unknown field{hint}")
         out = {}
         for name, field in spec.items():
-            out[name] = self.value(raw.get(name), field, where, name)
+            out[name] = self.value(raw.get(name), field, where, name, kind)
         return out
 
-    def value(self, value, field: Field, where: str, name: str):
+    def value(self, value, field: Field, where: str, name: str, kind: str = ""):
         if value is None or (value == "" and field.type in ("str", "slug", "ref", "choice")):
             if field.required:
                 self.errors.append(f"{_at(where, name)} required")
@@ -391,9 +695,17 @@ class _Checker:
                 return []
             return field.default
         problem = _at(where, name)
-        if field.type in ("str", "slug", "ref", "choice") and not isinstance(value, str):
-            self.errors.append(f"{problem} must be a string (got {_json_type(value)})")
-            return field.default
+        if field.type in ("str", "slug", "ref", "choice"):
+            if not isinstance(value, str):
+                self.errors.append(f"{problem} must be a string (got {_json_type(value)})")
+                return field.default
+            if "\x00" in value:
+                self.errors.append(f"{problem} must not contain the NUL character")
+                return field.default
+            limit = MAX_LENGTH.get((kind, name))
+            if limit is not None and len(value) > limit:
+                self.errors.append(f"{problem} Ensure this value has at most {limit} characters (it has {len(value)}).")
+                return field.default
         if field.type == "slug" and not _SLUG.match(value):
             self.errors.append(f'{problem} must be a slug of letters, digits, hyphens and underscores (got "{value}")')
         elif field.type == "ref":
@@ -417,13 +729,17 @@ class _Checker:
             if not isinstance(value, dict):
                 self.errors.append(f"{problem} must be an object (got {_json_type(value)})")
                 return None
+            if _has_nul(value):
+                self.errors.append(f"{problem} must not contain the NUL character")
+                return None
             return _plain(value)
         elif field.type == "refs":
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            if not isinstance(value, list) or not all(isinstance(v, str) and "\x00" not in v for v in value):
                 self.errors.append(f"{problem} must be a list of slugs")
                 return []
-            for slug in sorted({v for v in value if value.count(v) > 1}):
-                self.errors.append(f'{problem} "{slug}" is listed twice')
+            if len(value) > 1 and len(set(value)) < len(value):
+                for slug in sorted({v for v in value if value.count(v) > 1}):
+                    self.errors.append(f'{problem} "{slug}" is listed twice')
             for slug in value:
                 self.refs.append((where, name, field.target, slug))
             return list(dict.fromkeys(value))
@@ -473,6 +789,16 @@ def _child(where: str, name: str) -> str:
     return f"{where}.{name}" if where else name
 
 
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 def _plain(value):
     """JSON values with Decimal turned back into float, for JSONField storage."""
     if isinstance(value, Decimal):
@@ -501,8 +827,7 @@ def _show(key) -> str:
     return f'"{key}"' if isinstance(key, str) else str(key)
 
 
-def validate(raw: Any) -> dict:
-    """Check a parsed dataset's shape and references; return it normalised or raise ``DatasetError``."""
+def _check_format(raw: Any) -> None:
     if not isinstance(raw, dict):
         raise DatasetError([f"The dataset must be a JSON object (got {_json_type(raw)})."])
     if raw.get("format") != FORMAT:
@@ -510,21 +835,200 @@ def validate(raw: Any) -> dict:
     if isinstance(raw.get("version"), bool) or raw.get("version") not in SUPPORTED_VERSIONS:
         supported = ", ".join(str(v) for v in SUPPORTED_VERSIONS)
         raise DatasetError([f"version: unsupported version {json.dumps(raw.get('version'), default=str)} (this site reads {supported})"])
-    checker = _Checker()
-    data = checker.record(raw, "dataset", "") or {}
-    errors = checker.errors
-    for section, kind in SECTIONS.items():
-        if kind in SLUGGED or kind == "event":
-            _duplicates(errors, data.get(section, []), lambda r: r["slug"], "slug", section)
-    _check_nested_duplicates(data, errors)
-    _check_references(data, checker.refs, errors)
-    if errors:
-        raise DatasetError(errors)
-    for event in data["events"]:
-        # The model fills an end date's missing precision with the start's: do it here so a re-import compares equal.
-        if event["end_date"] is not None and not event["end_date_precision"]:
-            event["end_date_precision"] = event["date_precision"]
-    return data
+
+
+def _stored(kind: str):
+    """The rows a slug of ``kind`` may name in the database (events: editorial ones only)."""
+    return Event.objects.filter(origin=Event.Origin.EDITORIAL) if kind == "event" else SLUGGED[kind].objects
+
+
+def validate(raw: Any) -> dict:
+    """Check a parsed dataset's shape and references; return it normalised or raise ``DatasetError``."""
+    _check_format(raw)
+    events = raw.get("events")
+    head = {key: value for key, value in raw.items() if key != "events" or not isinstance(events, list)}
+    validation = _Validation(head)
+    records = []
+    for start in range(0, len(events) if isinstance(events, list) else 0, BATCH):
+        records += [rec for _, rec in validation.events(events[start : start + BATCH], start)]
+    validation.finish()
+    validation.data["events"] = records
+    return validation.data
+
+
+class _Validation:
+    """The checks of one dataset, in two parts so that a file need not be held whole.
+
+    The constructor checks everything but the events (the *head*: a few
+    hundred records); ``events(batch, start)`` checks the events batch by batch
+    as they are read, against the head, the events before them and the
+    database (one query per batch for slugs of neither); ``finish()`` checks
+    what needed every event first (evidence named by status changes) and
+    raises ``DatasetError`` with every problem found, if any.
+    """
+
+    MAX_ERRORS = 1000  # lines kept; the rest are counted
+
+    def __init__(self, head: dict):
+        _check_format(head)
+        checker = _Checker()
+        self.data = checker.record(head, "dataset", "") or {}
+        self.errors: list[str] = checker.errors
+        self.dropped = 0
+        data = self.data
+        for section, kind in SECTIONS.items():
+            if kind in SLUGGED:
+                _duplicates(self.errors, data.get(section, []), lambda r: r["slug"], "slug", section)
+        _check_nested_duplicates(data, self.errors)
+        self.declared = {kind: {r["slug"] for r in data[section]} for section, kind in SECTIONS.items() if kind in SLUGGED}
+        self.declared["event"] = set()  # filled as the events are read
+        self.found: dict[str, set[str]] = defaultdict(set)  # slugs looked up in the database, and found
+        self.looked_up: dict[str, set[str]] = defaultdict(set)
+        self.evidence = [ref for ref in checker.refs if ref[2] == "event"]  # needs every event first
+        self._check_references([ref for ref in checker.refs if ref[2] != "event"])
+        self.obligations = {(a["slug"], d["obligation"]) for a in data["agreements"] for d in a["deadlines"]}
+        self.handovers = {(h["agreement"], h["district"]) for h in data["handovers"]}
+        self.file_agreements = {a["slug"] for a in data["agreements"]}
+        self.stored_deadlines: set[tuple[str, str]] = set()
+        self.deadline_agreements_looked_up: set[str] = set()
+        self.stored_handovers: set[tuple[str | None, str]] = set()
+        self.handover_districts_looked_up: set[str] = set()
+        if not self.errors:
+            self._check_head_compound_references()
+
+    def add(self, errors: list[str]) -> None:
+        room = max(self.MAX_ERRORS - len(self.errors), 0)
+        self.errors += errors[:room]
+        self.dropped += len(errors) - len(errors[:room])
+
+    def events(self, batch: list, start: int) -> list[tuple[int, dict]]:
+        """Check raw events ``start``, ``start + 1`` ...; their normalised records, by position."""
+        return self.references(self.shape(batch, start))
+
+    def shape(self, batch: list, start: int) -> "_Checked":
+        """The checks of a batch of events that need no database (``_Events`` makes them in its own thread)."""
+        checker = _Checker()
+        errors = checker.errors
+        out = []
+        seen = self.declared["event"]
+        for n, raw in enumerate(batch, start):
+            rec = checker.record(raw, "event", f"events[{n}]")
+            if rec is None:
+                continue
+            slug = rec["slug"]
+            if slug is not None:
+                if slug in seen:
+                    errors.append(f'events[{n}]: duplicate slug "{slug}" within the file')
+                seen.add(slug)
+            if len(rec["control_changes"]) > 1:
+                path = f'events[{n}] (slug "{slug}").control_changes'
+                _duplicates(errors, rec["control_changes"], lambda c: c["district"], "district", path)
+            if rec["end_date"] is not None and not rec["end_date_precision"]:
+                # The model fills an end date's missing precision with the start's: do it here so a re-import compares equal.
+                rec["end_date_precision"] = rec["date_precision"]
+            out.append((n, rec))
+        return _Checked(out, checker.refs, errors)
+
+    def references(self, checked: "_Checked") -> list[tuple[int, dict]]:
+        """The checks of a batch of events against the database: slugs and compound keys of stored records."""
+        errors = checked.errors + self._check_references(checked.refs, report=False)
+        if not errors:
+            errors += self._check_event_compound_references(checked.records)
+        self.add(errors)
+        return checked.records
+
+    def finish(self) -> None:
+        self.add(self._check_references(self.evidence, report=False))
+        if self.errors:
+            more = [f"... and {self.dropped} more problems"] if self.dropped else []
+            raise DatasetError(self.errors + more)
+
+    # -- references -------------------------------------------------------------------
+
+    def _check_references(self, refs, report: bool = True) -> list[str]:
+        """Every slug names a record of the file or one already stored: one query per kind not yet looked up."""
+        wanted = defaultdict(set)
+        for _, _, target, slug in refs:
+            if slug not in self.declared[target] and slug not in self.looked_up[target]:
+                wanted[target].add(slug)
+        for target, slugs in wanted.items():
+            for batch in _batches(sorted(slugs)):
+                self.found[target] |= set(_stored(target).filter(slug__in=batch).values_list("slug", flat=True))
+            self.looked_up[target] |= slugs
+        errors = [
+            f'{where}: {name}: unknown {target} "{slug}"'
+            for where, name, target, slug in refs
+            if slug not in self.declared[target] and slug not in self.found[target]
+        ]
+        if report:
+            self.errors += errors
+        return errors
+
+    def _check_head_compound_references(self) -> None:
+        """Deadlines named by handovers (agreement + obligation) and handovers named as evidence."""
+        data, wanted_deadlines, wanted_handovers = self.data, [], []
+        for n, h in enumerate(data["handovers"]):
+            if h["deadline"]:
+                where = f"handovers[{n}]{_label(h, 'handover')}: deadline"
+                if not h["agreement"]:
+                    self.errors.append(f"{where}: a deadline can only be named together with its agreement")
+                else:
+                    wanted_deadlines.append((where, h["agreement"], h["deadline"]))
+        for n, agreement in enumerate(data["agreements"]):
+            for p in agreement["provisions"]:
+                for change in p["status_changes"]:
+                    for ref in change["evidence_handovers"]:
+                        where = f'agreements[{n}] (slug "{agreement["slug"]}").provisions (number {p["number"]}): evidence_handovers'
+                        wanted_handovers.append((where, ref["agreement"], ref["district"]))
+        self.errors += self._deadline_errors(wanted_deadlines) + self._handover_errors(wanted_handovers)
+
+    def _check_event_compound_references(self, records: list[tuple[int, dict]]) -> list[str]:
+        wanted_deadlines, wanted_handovers = [], []
+        for n, event in records:
+            where = f'events[{n}] (slug "{event["slug"]}")'
+            if event["deadline"]:
+                wanted_deadlines.append((f"{where}: deadline", event["deadline"]["agreement"], event["deadline"]["obligation"]))
+            if event["handover"]:
+                wanted_handovers.append((f"{where}: handover", event["handover"]["agreement"], event["handover"]["district"]))
+        return self._deadline_errors(wanted_deadlines) + self._handover_errors(wanted_handovers)
+
+    def _deadline_errors(self, wanted) -> list[str]:
+        outside = {a for _, a, _ in wanted if a not in self.file_agreements} - self.deadline_agreements_looked_up
+        if outside:
+            self.stored_deadlines |= set(
+                Deadline.objects.filter(agreement__slug__in=outside).values_list("agreement__slug", "obligation")
+            )
+            self.deadline_agreements_looked_up |= outside
+        errors = []
+        for where, agreement, obligation in wanted:
+            key = (agreement, obligation)
+            if key not in self.obligations and (agreement in self.file_agreements or key not in self.stored_deadlines):
+                errors.append(f'{where}: agreement "{agreement}" has no deadline with obligation "{obligation}"')
+        return errors
+
+    def _handover_errors(self, wanted) -> list[str]:
+        missing = [(w, a, d) for w, a, d in wanted if (a, d) not in self.handovers]
+        districts = {d for _, _, d in missing} - self.handover_districts_looked_up
+        if districts:
+            self.stored_handovers |= set(
+                Handover.objects.filter(district__slug__in=districts).values_list("agreement__slug", "district__slug")
+            )
+            self.handover_districts_looked_up |= districts
+        errors = []
+        for where, agreement, district in missing:
+            if (agreement, district) not in self.stored_handovers:
+                under = f' under agreement "{agreement}"' if agreement else " without an agreement"
+                errors.append(f'{where}: no handover of district "{district}"{under}')
+        return errors
+
+
+@dataclass
+class _Checked:
+    """A batch of events through ``_Validation.shape``: records by position, the slugs they name, problems."""
+
+    records: list[tuple[int, dict]]
+    refs: list[tuple[str, str, str, str]]
+    errors: list[str]
 
 
 def _check_nested_duplicates(data: dict, errors: list[str]) -> None:
@@ -558,82 +1062,13 @@ def _check_nested_duplicates(data: dict, errors: list[str]) -> None:
     _duplicates(
         errors, data["handovers"], lambda h: (h["agreement"] or "", h["district"]), "agreement and district", "handovers"
     )
-    for n, event in enumerate(data["events"]):
-        path = f'events[{n}] (slug "{event["slug"]}").control_changes'
-        _duplicates(errors, event["control_changes"], lambda c: c["district"], "district", path)
-
-
-def _check_references(data: dict, refs, errors: list[str]) -> None:
-    """Every slug names a record of the file or one already stored: one query per kind."""
-    declared = {kind: {r["slug"] for r in data[section]} for section, kind in SECTIONS.items() if kind != "handover"}
-    wanted = defaultdict(set)
-    for _, _, target, slug in refs:
-        if slug not in declared[target]:
-            wanted[target].add(slug)
-    stored = defaultdict(set)
-    for target, slugs in wanted.items():
-        qs = Event.objects.filter(origin=Event.Origin.EDITORIAL) if target == "event" else SLUGGED[target].objects
-        for batch in _batches(sorted(slugs)):
-            stored[target] |= set(qs.filter(slug__in=batch).values_list("slug", flat=True))
-    for where, name, target, slug in refs:
-        if slug not in declared[target] and slug not in stored.get(target, set()):
-            errors.append(f'{where}: {name}: unknown {target} "{slug}"')
-    if errors:
-        return
-    _check_compound_references(data, errors)
-
-
-def _check_compound_references(data: dict, errors: list[str]) -> None:
-    """Deadlines (agreement + obligation) and handovers (agreement + district) named by reference."""
-    obligations = {(a["slug"], d["obligation"]) for a in data["agreements"] for d in a["deadlines"]}
-    handovers = {(h["agreement"], h["district"]) for h in data["handovers"]}
-    file_agreements = {a["slug"] for a in data["agreements"]}
-    wanted_deadlines, wanted_handovers = [], []
-    for n, h in enumerate(data["handovers"]):
-        if h["deadline"]:
-            where = f"handovers[{n}]{_label(h, 'handover')}: deadline"
-            if not h["agreement"]:
-                errors.append(f"{where}: a deadline can only be named together with its agreement")
-            else:
-                wanted_deadlines.append((where, h["agreement"], h["deadline"]))
-    for n, event in enumerate(data["events"]):
-        where = f'events[{n}] (slug "{event["slug"]}")'
-        if event["deadline"]:
-            wanted_deadlines.append((f"{where}: deadline", event["deadline"]["agreement"], event["deadline"]["obligation"]))
-        if event["handover"]:
-            wanted_handovers.append((f"{where}: handover", event["handover"]["agreement"], event["handover"]["district"]))
-    for n, agreement in enumerate(data["agreements"]):
-        for p in agreement["provisions"]:
-            for change in p["status_changes"]:
-                for ref in change["evidence_handovers"]:
-                    where = f'agreements[{n}] (slug "{agreement["slug"]}").provisions (number {p["number"]}): evidence_handovers'
-                    wanted_handovers.append((where, ref["agreement"], ref["district"]))
-    stored_deadlines = set()
-    outside = {agreement for _, agreement, _ in wanted_deadlines if agreement not in file_agreements}
-    if outside:
-        stored_deadlines = set(
-            Deadline.objects.filter(agreement__slug__in=outside).values_list("agreement__slug", "obligation")
-        )
-    for where, agreement, obligation in wanted_deadlines:
-        key = (agreement, obligation)
-        if key not in obligations and (agreement in file_agreements or key not in stored_deadlines):
-            errors.append(f'{where}: agreement "{agreement}" has no deadline with obligation "{obligation}"')
-    missing = [(w, a, d) for w, a, d in wanted_handovers if (a, d) not in handovers]
-    if missing:
-        stored = set(
-            Handover.objects.filter(district__slug__in={d for _, _, d in missing}).values_list(
-                "agreement__slug", "district__slug"
-            )
-        )
-        for where, agreement, district in missing:
-            if (agreement, district) not in stored:
-                under = f' under agreement "{agreement}"' if agreement else " without an agreement"
-                errors.append(f'{where}: no handover of district "{district}"{under}')
-
 
 # --------------------------------------------------------------------------
 # Loading
 # --------------------------------------------------------------------------
+
+CHANGE_REASON = "Imported from a dataset file"
+BATCH = 2000
 
 
 def load_text(text: str | bytes) -> Counter:
@@ -642,28 +1077,50 @@ def load_text(text: str | bytes) -> Counter:
 
 
 def load_file(stream) -> Counter:
-    """``load_text`` for an open binary file; its text is released once parsed, to bound memory."""
-    raw = parse(stream.read())
-    data = validate(raw)
-    del raw
-    return load(data)
+    """Load a dataset file (an open binary stream) of any size, all or nothing, in bounded memory.
+
+    Everything but the events is read and checked first; then, in one
+    transaction, it is written and the events are read, checked and written
+    batch by batch. Once a problem is found nothing more is written, but the
+    rest of the file is still checked, so every problem is listed at once.
+    """
+    with _seekable(stream) as file:
+        reader = _Reader(file)
+        validation = _Validation(reader.head())
+        with transaction.atomic():
+            loader = _Loader(validation.data)
+            if not validation.errors:
+                loader.load_head()
+            with _Events(reader, validation) as events:
+                for checked, prepared in events:
+                    records = validation.references(checked)
+                    if not validation.errors:
+                        validation.add(loader.load_events(records, prepared))
+            validation.finish()
+            loader.finish()
+            # Bulk writes send no signals: move the record version with the import (timeline.cache).
+            cache.bump()
+    return loader.stats
 
 
 def load(data: dict) -> Counter:
     """Write a validated dataset in one transaction (all or nothing)."""
     with transaction.atomic():
         loader = _Loader(data)
-        loader.run()
+        loader.load_head()
+        for batch in _batches(list(enumerate(data["events"]))):
+            errors = loader.load_events(batch)
+            if errors:
+                raise DatasetError(errors)
+        loader.finish()
+        # Bulk writes send no signals: move the record version with the import (timeline.cache).
+        cache.bump()
     return loader.stats
 
 
-CHANGE_REASON = "Imported from a dataset file"
-BATCH = 2000
-
-
-def _batches(items, size: int = BATCH):
-    """``items`` in lists of ``size``: bounded IN lists and INSERT statements on every database."""
-    items = list(items)
+def _batches(items, size: int | None = None):
+    """``items`` in lists of ``size`` (``BATCH``): bounded IN lists and INSERT statements on every database."""
+    items, size = list(items), size or BATCH
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
@@ -678,6 +1135,11 @@ def _messages(where: str, exc: ValidationError) -> list[str]:
     return lines
 
 
+def _refused(where: str, exc: DatabaseError) -> str:
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"{where}: refused by the database ({reason})"
+
+
 def _differs(obj: Model, name: str, value) -> bool:
     field = obj._meta.get_field(name)
     if field.is_relation:
@@ -685,23 +1147,235 @@ def _differs(obj: Model, name: str, value) -> bool:
     return getattr(obj, name) != value
 
 
+# Per kind, the fields that name other records or hold records that may: (name, type, target kind).
+_LINKING = {
+    kind: [(name, f.type, f.target) for name, f in spec.items() if f.type in ("ref", "refs", "record", "records")]
+    for kind, spec in SPECS.items()
+}
+
+
+def _referenced(record: dict, kind: str, found: dict[str, set[str]]) -> None:
+    """Add the slugs ``record`` names, by kind, to ``found`` (walks the specs, no query)."""
+    for name, type_, target in _LINKING[kind]:
+        value = record.get(name)
+        if not value:
+            continue
+        if type_ == "ref":
+            found[target].add(value)
+        elif type_ == "refs":
+            found[target].update(value)
+        elif type_ == "record":
+            _referenced(value, target, found)
+        else:
+            for item in value:
+                _referenced(item, target, found)
+
+
+def _copy_text(value) -> str:
+    """A value in PostgreSQL's COPY text format."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, str):
+        return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, dt.date):  # datetimes too
+        return value.isoformat()
+    if isinstance(value, dict | list):
+        return _copy_text(json.dumps(value))
+    return str(value)
+
+
+class _Bulk:
+    """New rows written in bulk, with the django-simple-history rows their saves would have written.
+
+    Rows are dicts of column attnames (every concrete field but the primary
+    key). On PostgreSQL their ids are taken from the table's sequence (one
+    query) and the rows sent with ``COPY`` (one statement); elsewhere they go
+    through ``bulk_create``. Either way no ``save()`` runs: callers compute
+    what ``save()`` would have (``span_end``, ``search_text``, ``published_at``
+    ...) with the model's own functions.
+
+    The history rows are those ``simple_history.utils.bulk_create_with_history``
+    writes (one "+" row per row: its values, the moment of the batch, the
+    import's change reason, no user; the admin's bulk import attributes them
+    afterwards), copied by the database from the rows just written
+    (``INSERT ... SELECT``), so they cost no Python per row. ``links`` also
+    writes the history of many-to-many links (``m2m_fields``: one row per link
+    of each new row, attached to its "+" history row), which the
+    record-as-published views (``timeline.record_time``) read.
+    """
+
+    def __init__(self):
+        self.copy = connection.vendor == "postgresql"
+        self.history = getattr(settings, "SIMPLE_HISTORY_ENABLED", True)
+        self.now = timezone.now()
+
+    def template(self, model) -> dict:
+        """A new row of ``model`` with its defaults, stamped now."""
+        row = {f.attname: f.get_default() for f in model._meta.concrete_fields if not f.primary_key}
+        for name in ("created_at", "updated_at"):
+            if name in row:
+                row[name] = self.now
+        return row
+
+    def insert(self, model, rows: list[dict]) -> list[int]:
+        """Insert ``rows``; their new ids, in order."""
+        if not rows:
+            return []
+        if not self.copy:
+            objs = [model(**row) for row in rows]
+            model._base_manager.bulk_create(objs)
+            return [obj.pk for obj in objs]
+        quote = connection.ops.quote_name
+        table, pk = model._meta.db_table, model._meta.pk.column
+        columns = list(rows[0])
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [quote(table), pk, len(rows)],
+            )
+            ids = [row[0] for row in cursor.fetchall()]
+            text = "".join(
+                f"{id_}\t" + "\t".join([_copy_text(row[c]) for c in columns]) + "\n"
+                for id_, row in zip(ids, rows, strict=True)
+            )
+            # psycopg2's own cursor (Django's wrapper has no copy_expert), its errors made Django's.
+            with connection.wrap_database_errors:
+                cursor.cursor.copy_expert(
+                    f"COPY {quote(table)} ({', '.join(quote(c) for c in [pk, *columns])}) FROM STDIN", io.StringIO(text)
+                )
+        return ids
+
+    def create(self, model, rows: list[dict]) -> list[int]:
+        """Insert ``rows`` and their history rows; their new ids, in order."""
+        ids = self.insert(model, rows)
+        if ids and self.history and hasattr(model, "history"):
+            historical = model.history.model
+            stored = {f.attname: f.column for f in model._meta.concrete_fields}
+            fixed = {
+                "history_date": connection.ops.adapt_datetimefield_value(self.now),
+                "history_change_reason": CHANGE_REASON, "history_type": "+", "history_user_id": None,
+            }
+            chosen, params = [], []
+            for field in historical._meta.concrete_fields:
+                if field.primary_key:
+                    continue
+                if field.attname in stored:
+                    chosen.append((field.column, f"r.{self._quote(stored[field.attname])}"))
+                else:  # a KeyError here is a history column this import does not know how to fill
+                    chosen.append((field.column, "%s"))
+                    params.append(fixed[field.attname])
+            self._copy_rows(historical, chosen, params, model, "r", model._meta.pk.column, ids)
+        return ids
+
+    def links(self, model, name: str, pairs: list[tuple[int, int]]) -> int:
+        """Many-to-many links (new row's id, target id) of new rows of ``model``, with their history rows
+        (the links as they stood in each row's "+" history row)."""
+        if not pairs:
+            return 0
+        field = model._meta.get_field(name)
+        through = field.remote_field.through
+        source, target = f"{field.m2m_field_name()}_id", f"{field.m2m_reverse_field_name()}_id"
+        self.insert(through, [{source: a, target: b} for a, b in pairs])
+        if self.history and hasattr(model, "history") and field in model.history.model._history_m2m_fields:
+            historical = model.history.model
+            history_links = getattr(historical, name).model
+            linked = {f.attname: f.column for f in through._meta.concrete_fields}
+            chosen = [
+                (f.column, "h.history_id" if f.attname == "history_id" else f"l.{self._quote(linked[f.attname])}")
+                for f in history_links._meta.concrete_fields if not f.primary_key
+            ]
+            join = (
+                f" JOIN {self._quote(historical._meta.db_table)} h ON h.{self._quote('id')} = "
+                f"l.{self._quote(through._meta.get_field(field.m2m_field_name()).column)} AND h.history_type = '+'"
+            )
+            owners = sorted({a for a, _ in pairs})
+            self._copy_rows(history_links, chosen, [], through, "l", source, owners, join)
+        return len(pairs)
+
+    @staticmethod
+    def _quote(name: str) -> str:
+        return connection.ops.quote_name(name)
+
+    def _copy_rows(self, into, chosen, params, source_model, alias, key, ids, join="") -> None:
+        """``INSERT INTO into (...) SELECT ... FROM source_model alias [join] WHERE alias.key IN ids``."""
+        q = self._quote
+        columns = ", ".join(q(column) for column, _ in chosen)
+        selected = ", ".join(expression for _, expression in chosen)
+        # Names come from the models' meta, quoted; values are parameters.
+        sql = (
+            f"INSERT INTO {q(into._meta.db_table)} ({columns}) SELECT {selected} "  # noqa: S608
+            f"FROM {q(source_model._meta.db_table)} {alias}{join} WHERE {alias}.{q(key)} "
+        )
+        with connection.cursor() as cursor:
+            if self.copy:
+                cursor.execute(sql + "= ANY(%s)", [*params, list(ids)])
+                return
+            for start in range(0, len(ids), 500):  # SQLite: bounded parameter lists
+                part = ids[start : start + 500]
+                cursor.execute(sql + f"IN ({', '.join(['%s'] * len(part))})", [*params, *part])
+
+
+# The kind of record each model holds, as ``SPECS`` names it.
+KINDS = {model: kind for kind, model in MODELS.items()}
+# The fields of an event given by the file, and every column of a new one with its default.
+EVENT_FIELDS = ("slug", "title", "summary", "body", "kind", "date", "date_precision", "end_date",
+                "end_date_precision", "publication_status")
+NEW_EVENT = {f.attname: None if f.has_default() and callable(f.default) else f.get_default()
+             for f in Event._meta.concrete_fields if not f.primary_key} | {"origin": Event.Origin.EDITORIAL}
+
+
+def _prepare_events(records: list[tuple[int, dict]]) -> dict[int, dict | ValidationError]:
+    """For each event (position, record), what its row takes from the model: checked with
+    ``Event.clean()``, with ``span_end`` and ``search_text`` computed by the model's functions
+    (``bulk_create`` and ``COPY`` skip ``save()``); or the ``ValidationError``.
+
+    No database access: the reading thread (``_Events``) runs it. One model instance is
+    reused for every event."""
+    probe = Event(origin=Event.Origin.EDITORIAL)
+    prepared = {}
+    for n, rec in records:
+        for name in EVENT_FIELDS:
+            setattr(probe, name, rec[name])
+        try:
+            probe.clean()
+        except ValidationError as exc:
+            prepared[n] = exc
+            continue
+        computed = {name: getattr(probe, name) for name in EVENT_FIELDS}
+        computed["span_end"] = probe.compute_span_end()
+        computed["search_text"] = Event.search_text_for(probe.title, probe.summary)
+        prepared[n] = computed
+    return prepared
+
+
 class _Loader:
-    """Writes one validated dataset. Slug -> row maps are built once per kind, so
-    looking up references costs no query per row; only rows that change are written."""
+    """Writes one validated dataset. Slug -> row maps are built once per kind (for the events,
+    once per batch for the slugs not seen yet), so looking up references costs no query per
+    row; only rows that change are written."""
 
     def __init__(self, data: dict):
         self.data = data
         self.stats: Counter = Counter()
-        self.rows: dict[str, dict[str, Model]] = {}
+        self.rows: dict[str, dict[str, Model]] = defaultdict(dict)
         self.deadlines: dict[tuple[str, str], Deadline] = {}
         self.handovers: dict[tuple[str | None, str], Handover] = {}
         self.provisions: dict[tuple[str, int], Provision] = {}
-        # (record kind, instance, citations) and (record kind, instance, discrepancies), written in bulk at the end.
+        # (record kind, instance, citations) and (record kind, instance, discrepancies) of the head, written at the end.
         self.cited: list[tuple[str, Model, list[dict]]] = []
         self.disputed: list[tuple[str, Model, list[dict], str]] = []
         self.touched_deadlines: set[int] = set()
-        # (kind, pk) of rows bulk-created by this load: nothing of theirs needs comparing.
+        self.writes = 0  # rows saved or deleted and link sets changed, to tell what an import touched
+        self.updated: set[tuple[str, int]] = set()  # (kind, pk) of stored rows this load changed
+        # (kind, pk) of rows created by this load: nothing of theirs needs comparing.
         self.fresh_ids: set[tuple[str, int]] = set()
+        # Events named as evidence by status changes: slug -> id, noted as the events go by.
+        self.evidence = {
+            slug for a in data.get("agreements") or [] for p in a["provisions"] for c in p["status_changes"]
+            for slug in c["evidence_events"]
+        }
+        self.event_ids: dict[str, int] = {}
 
     # -- helpers ---------------------------------------------------------------
 
@@ -718,40 +1392,38 @@ class _Loader:
             return False
         for name in changed:
             setattr(obj, name, values[name])
-        # Foreign keys were resolved from rows already loaded: skip the per-row existence queries.
+        # Foreign keys were resolved from rows already loaded: skip the per-row existence queries. A new row's
+        # keys were looked up and found free, so its uniqueness and constraint checks (one query each) are left
+        # to the database, whose refusal names the record below.
         relations = [f.name for f in obj._meta.concrete_fields if f.is_relation]
         try:
-            obj.full_clean(exclude=relations)
+            obj.full_clean(exclude=relations, validate_unique=not creating, validate_constraints=not creating)
         except ValidationError as exc:
             raise DatasetError(_messages(where, exc)) from exc
         try:
             obj.save()
-        except IntegrityError as exc:
-            raise DatasetError([f"{where}: conflicts with a stored record ({exc})"]) from exc
+        except DatabaseError as exc:  # a constraint the checks above leave to the database
+            raise DatasetError([_refused(where, exc)]) from exc
         self.count(obj, "created" if creating else "updated")
+        self.writes += 1
+        kind = KINDS.get(type(obj), obj._meta.model_name)
+        (self.fresh_ids if creating else self.updated).add((kind, obj.pk))
         return True
 
-    def check(self, obj: Model, where: str) -> None:
-        """The model's own validation, without a query: for rows about to be bulk-created, whose
-        uniqueness and references the loader has already established."""
-        relations = [f.name for f in obj._meta.concrete_fields if f.is_relation]
-        try:
-            obj.full_clean(exclude=relations, validate_unique=False, validate_constraints=False)
-        except ValidationError as exc:
-            raise DatasetError(_messages(where, exc)) from exc
-
-    def set_m2m(self, obj: Model, name: str, wanted: list[Model], have: set[int]) -> None:
-        ids = {row.pk for row in wanted}
-        if ids != have:
-            getattr(obj, name).set(ids)
+    def set_m2m(self, obj: Model, name: str, wanted_ids: set[int], have: set[int]) -> None:
+        if wanted_ids != have:
+            getattr(obj, name).set(wanted_ids)
             self.count(obj, f"{name} updated")
+            self.writes += 1
 
     def existing(self, kind: str, slugs) -> dict[str, Model]:
-        qs = SLUGGED[kind].objects if kind != "event" else Event.objects.filter(origin=Event.Origin.EDITORIAL)
-        return {row.slug: row for batch in _batches(sorted(set(slugs))) for row in qs.filter(slug__in=batch)}
+        return {row.slug: row for batch in _batches(sorted(set(slugs))) for row in _stored(kind).filter(slug__in=batch)}
 
     def ref(self, kind: str, slug: str | None) -> Model | None:
         return self.rows[kind][slug] if slug else None
+
+    def pk(self, kind: str, slug: str | None) -> int | None:
+        return self.rows[kind][slug].pk if slug else None
 
     def sync_children(self, model, existing: dict, wanted: list[tuple[Any, dict, str]], parent: dict) -> dict:
         """Create, update or delete the children of one record so they are exactly ``wanted``."""
@@ -763,52 +1435,48 @@ class _Loader:
         for obj in existing.values():
             obj.delete()
             self.count(model, "deleted")
+            self.writes += 1
         return result
 
-    # -- the sections, in dependency order ------------------------------------------------
+    # -- the head, in dependency order ---------------------------------------------------
 
-    def run(self) -> None:
+    def load_head(self) -> None:
+        """Everything but the events: conflicts, parties, sources, districts, agreements, handovers."""
         data = self.data
         referenced = defaultdict(set)
         for section, kind in SECTIONS.items():
-            if kind in SLUGGED:
-                referenced[kind] |= {r["slug"] for r in data[section]}
-        referenced_all = self._all_referenced_slugs()
+            if kind == "event":
+                continue
+            for record in data[section]:
+                _referenced(record, kind, referenced)
+                if kind in SLUGGED:
+                    referenced[kind].add(record["slug"])
         for kind in SLUGGED:
-            self.rows[kind] = self.existing(kind, referenced[kind] | referenced_all[kind])
-        self.rows["event"] = self.existing("event", {e["slug"] for e in data["events"]} | referenced_all["event"])
-
+            self.rows[kind] = self.existing(kind, referenced[kind])
         self.load_conflicts()
         self.load_parties()
         self.load_sources()
         self.load_districts()
         self.load_agreements()
         self.load_handovers()
-        self.load_events()
+
+    def finish(self) -> None:
+        """What needed every event first, then the citations and discrepancies of the head, then derived state."""
+        missing = self.evidence - set(self.event_ids)
+        if missing:
+            self.event_ids |= dict(_stored("event").filter(slug__in=missing).values_list("slug", "pk"))
         self.load_status_changes()
-        self.write_citations()
-        self.write_discrepancies()
+        by_kind = defaultdict(list)
+        for kind, obj, citations in self.cited:
+            by_kind[kind].append((obj.pk, citations))
+        for kind, items in by_kind.items():
+            self.sync_citations(kind, items)
+        by_kind = defaultdict(list)
+        for kind, obj, items, where in self.disputed:
+            by_kind[kind].append((obj.pk, items, where))
+        for kind, entries in by_kind.items():
+            self.sync_discrepancies(kind, entries)
         self.rederive()
-
-    def _all_referenced_slugs(self) -> dict[str, set[str]]:
-        """Slugs named anywhere in the file, by kind (walks the specs, no query)."""
-        found = defaultdict(set)
-
-        def walk(record, kind):
-            for name, field in SPECS[kind].items():
-                value = record.get(name)
-                if field.type == "ref" and value:
-                    found[field.target].add(value)
-                elif field.type == "refs":
-                    found[field.target].update(value)
-                elif field.type == "record" and value:
-                    walk(value, field.target)
-                elif field.type == "records":
-                    for item in value:
-                        walk(item, field.target)
-
-        walk(self.data, "dataset")
-        return found
 
     def load_conflicts(self) -> None:
         for n, rec in enumerate(self.data["conflicts"]):
@@ -957,6 +1625,8 @@ class _Loader:
             wanted.append((d["obligation"], values, f'{where}.deadlines[{i}] (obligation "{d["obligation"]}")'))
         for obligation, deadline in self.sync_children(Deadline, stored, wanted, {"agreement": agreement}).items():
             self.deadlines[(rec["slug"], obligation)] = deadline
+            if ("deadline", deadline.pk) in self.updated:
+                self.touched_deadlines.add(deadline.pk)
         for i, d in enumerate(rec["deadlines"]):
             deadline = self.deadlines[(rec["slug"], d["obligation"])]
             self.cited.append(("deadline", deadline, d["citations"]))
@@ -989,15 +1659,17 @@ class _Loader:
                     }
                     wanted.append((i + 1, values, f"{where}.postponements[{i}]"))
                     previous = p["to_date"]
-                if stored[deadline.pk] or wanted:
-                    # deadline_refresh renumbers, chains and re-derives; it writes nothing when all is in step.
-                    self.touched_deadlines.add(deadline.pk)
+                writes = self.writes
                 written = self.sync_children(Postponement, stored[deadline.pk], wanted, {"deadline": deadline})
                 for i, p in enumerate(d["postponements"]):
                     postponement = written[i + 1]
-                    parties = [self.ref("party", slug) for slug in p["agreed_by"]]
+                    parties = {self.pk("party", slug) for slug in p["agreed_by"]}
                     self.set_m2m(postponement, "agreed_by", parties, agreed.get(postponement.pk, set()))
                     self.cited.append(("postponement", postponement, p["citations"]))
+                if self.writes != writes and ("deadline", deadline.pk) not in self.fresh_ids:
+                    # deadline_refresh renumbers, chains and re-derives a stored deadline whose postponements
+                    # changed. A new deadline's were written in order and chained already.
+                    self.touched_deadlines.add(deadline.pk)
 
     def load_handovers(self) -> None:
         records = self.data["handovers"]
@@ -1040,68 +1712,138 @@ class _Loader:
             self.deadlines[key] = Deadline.objects.get(agreement__slug=ref["agreement"], obligation=ref["obligation"])
         return self.deadlines[key]
 
-    def load_events(self) -> None:
-        """Events are the bulk of a dataset: new ones are checked in Python and written in batches
-        (with their history rows, links, control changes and citations); only events that exist and
-        differ are saved one by one."""
-        records = self.data["events"]
-        fields = ("title", "summary", "body", "kind", "date", "date_precision", "end_date", "end_date_precision",
-                  "publication_status")
-        fresh: list[Event] = []
-        now = timezone.now()
-        for n, rec in enumerate(records):
-            where = f'events[{n}] (slug "{rec["slug"]}")'
-            values = {k: rec[k] for k in fields}
-            values["conflict"] = self.ref("conflict", rec["conflict"])
-            values["claimed_by"] = self.ref("party", rec["claimed_by"])
-            values["agreement"] = self.ref("agreement", rec["agreement"])
-            values["handover"] = self._handover_for(rec["handover"]) if rec["handover"] else None
-            values["deadline"] = self._deadline_for(rec["deadline"]) if rec["deadline"] else None
-            obj = self.rows["event"].get(rec["slug"])
-            if obj is not None:
-                self.write(obj, values, where)
-            else:
-                obj = Event(slug=rec["slug"], origin=Event.Origin.EDITORIAL, **values)
-                self.check(obj, where)
-                obj.span_end = obj.compute_span_end()
-                if obj.publication_status == PublicationStatus.PUBLISHED:
-                    obj.published_at = now
-                fresh.append(obj)
-                self.rows["event"][rec["slug"]] = obj
-            self.cited.append(("event", obj, rec["citations"]))
-            if rec["discrepancies"] or obj.pk is not None:
-                self.disputed.append(("event", obj, rec["discrepancies"], where))
-        self._refuse_slugs_of_derived_events(fresh, records)
-        for batch in _batches(fresh):
-            bulk_create_with_history(batch, Event, default_change_reason=CHANGE_REASON)
-        self.count(Event, "created", len(fresh))
-        self.fresh_ids |= {("event", e.pk) for e in fresh}
+    # -- the events, batch by batch ---------------------------------------------------------
 
-        stored = [self.rows["event"][rec["slug"]] for rec in records if ("event", self.rows["event"][rec["slug"]].pk) not in self.fresh_ids]
-        have_districts, have_parties, changes = defaultdict(set), defaultdict(set), defaultdict(dict)
-        for batch in _batches(stored):
-            for row in Event.districts.through.objects.filter(event__in=batch):
-                have_districts[row.event_id].add(row.district_id)
-            for row in Event.parties.through.objects.filter(event__in=batch):
-                have_parties[row.event_id].add(row.party_id)
-            for change in ControlChange.objects.filter(event__in=batch).select_related("district"):
-                changes[change.event_id][change.district.slug] = change
-        links_d, links_p, new_changes = [], [], []
-        for n, rec in enumerate(records):
-            event = self.rows["event"][rec["slug"]]
-            districts = [self.ref("district", s) for s in rec["districts"]]
-            parties = [self.ref("party", s) for s in rec["parties"]]
-            if ("event", event.pk) in self.fresh_ids:
-                links_d += [Event.districts.through(event_id=event.pk, district_id=d.pk) for d in districts]
-                links_p += [Event.parties.through(event_id=event.pk, party_id=p.pk) for p in parties]
-                new_changes += [
-                    ControlChange(event=event, district=self.ref("district", c["district"]),
-                                  controlled_by=self.ref("party", c["controlled_by"]))
-                    for c in rec["control_changes"]
+    def load_events(self, records: list[tuple[int, dict]], prepared: dict | None = None) -> list[str]:
+        """Write one batch of validated events (position in the file, record).
+
+        New events are checked with the model's ``clean()`` (``_prepare_events``,
+        which ``prepared`` holds when the reading thread has run it) and written
+        in bulk (``_create_events``); events already stored are compared and only
+        those that differ are saved (``_update_events``). Returns the problems
+        that stop the batch; nothing of it is written then.
+        """
+        if not records:
+            return []
+        if prepared is None:
+            prepared = _prepare_events(records)
+        found = defaultdict(set)
+        for _, rec in records:
+            _referenced(rec, "event", found)
+        for kind, slugs in found.items():
+            if kind != "event" and (missing := slugs - self.rows[kind].keys()):
+                self.rows[kind] |= self.existing(kind, missing)
+        stored = {e.slug: e for e in Event.objects.filter(slug__in=[rec["slug"] for _, rec in records])}
+        self.bulk = _Bulk()
+        errors, fresh, known = [], [], []
+        for n, rec in records:
+            where = f'events[{n}] (slug "{rec["slug"]}")'
+            obj = stored.get(rec["slug"])
+            if obj is None:
+                if isinstance(prepared[n], ValidationError):
+                    errors += _messages(where, prepared[n])
+                else:
+                    fresh.append((n, rec, self._new_event(rec, prepared[n])))
+            elif obj.origin != Event.Origin.EDITORIAL:
+                errors.append(f"{where}: slug: is already used by a derived timeline entry")
+            else:
+                known.append((n, rec, obj, where))
+        if errors:
+            return errors
+        if fresh:
+            self._create_events(fresh)
+        if known:
+            self._update_events(known)
+        for _, rec, obj, _ in known:
+            if rec["slug"] in self.evidence:
+                self.event_ids[rec["slug"]] = obj.pk
+        return []
+
+    def _event_values(self, rec: dict) -> dict:
+        values = {k: rec[k] for k in EVENT_FIELDS if k != "slug"}
+        values["conflict"] = self.ref("conflict", rec["conflict"])
+        values["claimed_by"] = self.ref("party", rec["claimed_by"])
+        values["agreement"] = self.ref("agreement", rec["agreement"])
+        values["handover"] = self._handover_for(rec["handover"]) if rec["handover"] else None
+        values["deadline"] = self._deadline_for(rec["deadline"]) if rec["deadline"] else None
+        return values
+
+    def _new_event(self, rec: dict, computed: dict) -> dict:
+        """The row of a new event: what the file and ``_prepare_events`` give, its references' ids, and
+        what ``save()`` would set."""
+        now = self.bulk.now
+        published = rec["publication_status"] == PublicationStatus.PUBLISHED
+        return {
+            **NEW_EVENT, **computed,
+            "conflict_id": self.pk("conflict", rec["conflict"]),
+            "claimed_by_id": self.pk("party", rec["claimed_by"]),
+            "agreement_id": self.pk("agreement", rec["agreement"]),
+            "handover_id": self._handover_for(rec["handover"]).pk if rec["handover"] else None,
+            "deadline_id": self._deadline_for(rec["deadline"]).pk if rec["deadline"] else None,
+            "published_at": now if published else None,  # as PublishableModel.save()
+            "created_at": now, "updated_at": now,
+        }
+
+    def _create_events(self, fresh: list[tuple[int, dict, dict]]) -> None:
+        """New events with their history, links (and their history), control changes and citations:
+        a fixed number of statements per batch. Inside a savepoint, so that a batch the database
+        refuses can be examined row by row to name the record at fault."""
+        bulk = self.bulk
+        try:
+            with transaction.atomic():
+                ids = bulk.create(Event, [row for _, _, row in fresh])
+                pairs = list(zip(ids, [rec for _, rec, _ in fresh], strict=True))
+                bulk.links(Event, "districts", [(pk, self.pk("district", s)) for pk, rec in pairs for s in rec["districts"]])
+                bulk.links(Event, "parties", [(pk, self.pk("party", s)) for pk, rec in pairs for s in rec["parties"]])
+                template = bulk.template(ControlChange)
+                changes = [
+                    {**template, "event_id": pk, "district_id": self.pk("district", c["district"]),
+                     "controlled_by_id": self.pk("party", c["controlled_by"])}
+                    for pk, rec in pairs for c in rec["control_changes"]
                 ]
-                continue
-            self.set_m2m(event, "districts", districts, have_districts[event.pk])
-            self.set_m2m(event, "parties", parties, have_parties[event.pk])
+                bulk.create(ControlChange, changes)
+                self.fresh_ids |= {("event", pk) for pk in ids}
+                self.sync_citations("event", [(pk, rec["citations"]) for pk, rec in pairs], bulk)
+                disputed = [(pk, rec["discrepancies"], f'events[{n}] (slug "{rec["slug"]}")')
+                            for pk, (n, rec, _) in zip(ids, fresh, strict=True) if rec["discrepancies"]]
+                self.sync_discrepancies("event", disputed)
+        except DatabaseError as exc:
+            raise DatasetError(self._examine(fresh, exc)) from exc
+        self.count(Event, "created", len(ids))
+        self.count(ControlChange, "created", len(changes))
+        for pk, rec in pairs:
+            if rec["slug"] in self.evidence:
+                self.event_ids[rec["slug"]] = pk
+
+    def _examine(self, fresh: list[tuple[int, dict, dict]], exc: DatabaseError) -> list[str]:
+        """Why the database refused a batch of new events: each row checked with every model check."""
+        problems = []
+        for n, rec, row in fresh:
+            event = Event(**row)
+            try:
+                event.full_clean(exclude=["slug"])
+            except ValidationError as error:
+                problems += _messages(f'events[{n}] (slug "{rec["slug"]}")', error)
+        if problems:
+            return problems
+        first, last = fresh[0][0], fresh[-1][0]
+        return [_refused(f"events[{first}] to events[{last}]", exc)]
+
+    def _update_events(self, known: list[tuple[int, dict, Event, str]]) -> None:
+        """Events already stored: compared with the file; only what differs is written."""
+        for _, rec, obj, where in known:
+            self.write(obj, self._event_values(rec), where)
+        events = [obj for _, _, obj, _ in known]
+        have_districts, have_parties, changes = defaultdict(set), defaultdict(set), defaultdict(dict)
+        for row in Event.districts.through.objects.filter(event__in=events):
+            have_districts[row.event_id].add(row.district_id)
+        for row in Event.parties.through.objects.filter(event__in=events):
+            have_parties[row.event_id].add(row.party_id)
+        for change in ControlChange.objects.filter(event__in=events).select_related("district"):
+            changes[change.event_id][change.district.slug] = change
+        for n, rec, event, _ in known:
+            self.set_m2m(event, "districts", {self.pk("district", s) for s in rec["districts"]}, have_districts[event.pk])
+            self.set_m2m(event, "parties", {self.pk("party", s) for s in rec["parties"]}, have_parties[event.pk])
             wanted = [
                 (c["district"],
                  {"district": self.ref("district", c["district"]), "controlled_by": self.ref("party", c["controlled_by"])},
@@ -1109,24 +1851,65 @@ class _Loader:
                 for i, c in enumerate(rec["control_changes"])
             ]
             self.sync_children(ControlChange, changes[event.pk], wanted, {"event": event})
-        for batch in _batches(links_d):
-            Event.districts.through.objects.bulk_create(batch)
-        for batch in _batches(links_p):
-            Event.parties.through.objects.bulk_create(batch)
-        for batch in _batches(new_changes):
-            bulk_create_with_history(batch, ControlChange, default_change_reason=CHANGE_REASON)
-        self.count(ControlChange, "created", len(new_changes))
+        self.sync_citations("event", [(event.pk, rec["citations"]) for _, rec, event, _ in known])
+        self.sync_discrepancies("event", [(event.pk, rec["discrepancies"], where) for _, rec, event, where in known])
 
-    def _refuse_slugs_of_derived_events(self, fresh: list[Event], records: list[dict]) -> None:
-        """A new editorial event may not take the slug of a derived one (the bulk insert would fail unnamed)."""
-        taken = set()
-        for batch in _batches([e.slug for e in fresh]):
-            taken |= set(Event.objects.filter(slug__in=batch).values_list("slug", flat=True))
-        if taken:
-            raise DatasetError([
-                f'events[{n}] (slug "{rec["slug"]}"): slug: is already used by a derived timeline entry'
-                for n, rec in enumerate(records) if rec["slug"] in taken
-            ])
+    # -- what every record may carry ------------------------------------------------------------
+
+    def sync_citations(self, kind: str, items: list[tuple[int, list[dict]]], bulk: _Bulk | None = None) -> None:
+        """Make each record's citations (record id, file's citations) the file's; a list is replaced
+        only where it differs. New citations are written in bulk with their history rows."""
+        bulk = bulk or _Bulk()
+        have = defaultdict(list)
+        stored = [pk for pk, _ in items if (kind, pk) not in self.fresh_ids]
+        for batch in _batches(stored):
+            rows = Citation.objects.filter(**{f"{kind}_id__in": batch}).order_by("order", "id")
+            for parent_id, source_id, passage, locator in rows.values_list(
+                f"{kind}_id", "source_id", "passage", "locator"
+            ):
+                have[parent_id].append((source_id, passage, locator))
+        stale, fresh = [], []
+        template = bulk.template(Citation)
+        for pk, citations in items:
+            wanted = [(self.pk("source", c["source"]), c["passage"], c["locator"]) for c in citations]
+            if wanted == have[pk]:
+                self.count(Citation, "unchanged", len(wanted))
+                continue
+            if have[pk]:
+                stale.append(pk)
+            fresh.extend(
+                {**template, f"{kind}_id": pk, "source_id": source_id, "passage": passage, "locator": locator, "order": n}
+                for n, (source_id, passage, locator) in enumerate(wanted)
+            )
+        for batch in _batches(stale):
+            deleted, _ = Citation.objects.filter(**{f"{kind}_id__in": batch}).delete()
+            self.count(Citation, "deleted", deleted)
+        bulk.create(Citation, fresh)
+        self.count(Citation, "created", len(fresh))
+
+    def sync_discrepancies(self, kind: str, entries: list[tuple[int, list[dict], str]]) -> None:
+        """Make each record's discrepancies (record id, file's discrepancies, where) the file's."""
+        have = defaultdict(list)
+        stored = [pk for pk, _, _ in entries if (kind, pk) not in self.fresh_ids]
+        for batch in _batches(stored):
+            rows = Discrepancy.objects.filter(**{f"{kind}_id__in": batch}).prefetch_related("sources").order_by("id")
+            for d in rows:
+                sources = sorted(s.pk for s in d.sources.all())
+                have[getattr(d, f"{kind}_id")].append((d.aspect, d.description, sources))
+        for pk, items, where in entries:
+            wanted = [
+                (i["aspect"], i["description"], sorted(self.pk("source", s) for s in i["sources"])) for i in items
+            ]
+            if wanted == have[pk]:
+                self.count(Discrepancy, "unchanged", len(wanted))
+                continue
+            if have[pk]:
+                deleted, _ = Discrepancy.objects.filter(**{f"{kind}_id": pk}).delete()
+                self.count(Discrepancy, "deleted", deleted)
+            for n, (aspect, description, source_ids) in enumerate(wanted):
+                discrepancy = Discrepancy(**{f"{kind}_id": pk}, aspect=aspect, description=description)
+                self.write(discrepancy, {}, f"{where}.discrepancies[{n}]")
+                discrepancy.sources.set(source_ids)
 
     def load_status_changes(self) -> None:
         provisions = list(self.provisions.values())
@@ -1154,81 +1937,36 @@ class _Loader:
                 written = self.sync_children(ProvisionStatusChange, stored[provision.pk], wanted, {"provision": provision})
                 for c in p["status_changes"]:
                     change = written[(c["from_date"], c["status"], c["claimed_by"])]
-                    events = [self.ref("event", s) for s in c["evidence_events"]]
-                    handovers = [self._handover_for(h) for h in c["evidence_handovers"]]
+                    events = {self.event_ids[s] for s in c["evidence_events"]}
+                    handovers = {self._handover_for(h).pk for h in c["evidence_handovers"]}
                     self.set_m2m(change, "evidence_events", events, evidence_events[change.pk])
                     self.set_m2m(change, "evidence_handovers", handovers, evidence_handovers[change.pk])
                     self.cited.append(("status_change", change, c["citations"]))
 
-    def write_citations(self) -> None:
-        """Compare each record's citations with the file; replace the list only where it differs."""
-        by_kind = defaultdict(list)
-        for kind, obj, citations in self.cited:
-            by_kind[kind].append((obj, citations))
-        for kind, items in by_kind.items():
-            have = defaultdict(list)
-            stored = [obj for obj, _ in items if (kind, obj.pk) not in self.fresh_ids]
-            for batch in _batches(stored):
-                rows = Citation.objects.filter(**{f"{kind}__in": batch}).order_by("order", "id")
-                for parent_id, source_id, passage, locator in rows.values_list(
-                    f"{kind}_id", "source_id", "passage", "locator"
-                ):
-                    have[parent_id].append((source_id, passage, locator))
-            stale, fresh = [], []
-            for obj, citations in items:
-                wanted = [(self.rows["source"][c["source"]].pk, c["passage"], c["locator"]) for c in citations]
-                if wanted == have[obj.pk]:
-                    self.count(Citation, "unchanged", len(wanted))
-                    continue
-                stale.append(obj.pk)
-                fresh.extend(
-                    Citation(**{kind: obj}, source_id=source_id, passage=passage, locator=locator, order=n)
-                    for n, (source_id, passage, locator) in enumerate(wanted)
-                )
-            for batch in _batches(stale):
-                deleted, _ = Citation.objects.filter(**{f"{kind}_id__in": batch}).delete()
-                self.count(Citation, "deleted", deleted)
-            for batch in _batches(fresh):
-                Citation.objects.bulk_create(batch)
-            self.count(Citation, "created", len(fresh))
-
-    def write_discrepancies(self) -> None:
-        by_kind = defaultdict(list)
-        for kind, obj, items, where in self.disputed:
-            by_kind[kind].append((obj, items, where))
-        for kind, entries in by_kind.items():
-            have = defaultdict(list)
-            stored = [obj for obj, _, _ in entries if (kind, obj.pk) not in self.fresh_ids]
-            for batch in _batches(stored):
-                rows = Discrepancy.objects.filter(**{f"{kind}__in": batch}).prefetch_related("sources").order_by("id")
-                for d in rows:
-                    sources = sorted(s.pk for s in d.sources.all())
-                    have[getattr(d, f"{kind}_id")].append((d.aspect, d.description, sources))
-            for obj, items, where in entries:
-                wanted = [
-                    (i["aspect"], i["description"], sorted(self.rows["source"][s].pk for s in i["sources"]))
-                    for i in items
-                ]
-                if wanted == have[obj.pk]:
-                    self.count(Discrepancy, "unchanged", len(wanted))
-                    continue
-                if have[obj.pk]:
-                    deleted, _ = Discrepancy.objects.filter(**{kind: obj}).delete()
-                    self.count(Discrepancy, "deleted", deleted)
-                for n, (aspect, description, source_ids) in enumerate(wanted):
-                    discrepancy = Discrepancy(**{kind: obj}, aspect=aspect, description=description)
-                    self.write(discrepancy, {}, f"{where}.discrepancies[{n}]")
-                    discrepancy.sources.set(source_ids)
-
     def rederive(self) -> None:
-        """Bring derived state (due dates, handover status, derived timeline entries) in step, via services."""
+        """Bring derived state (due dates, handover status, derived timeline entries) in step, via services.
+
+        ``services.deadline_refresh`` for each stored deadline whose row or postponements this import
+        changed (it refreshes the deadline's handover and entries too), ``handover_refresh`` for the
+        file's handovers, then what ``services.derived_events_sync_all`` does for the file's
+        agreements, without syncing again what was just synced.
+        """
+        synced_deadlines, synced_handovers = set(), set()
         for deadline in Deadline.objects.filter(pk__in=self.touched_deadlines).order_by("pk"):
             services.deadline_refresh(deadline=deadline)
+            synced_deadlines.add(deadline.pk)
         for handover in self.handovers.values():
-            services.handover_refresh(handover=handover)
-        agreements = [self.rows["agreement"][rec["slug"]] for rec in self.data["agreements"]]
-        services.derived_events_sync_all(agreements=agreements)
-
+            if handover.pk not in synced_handovers:
+                services.handover_refresh(handover=handover)
+                synced_handovers.add(handover.pk)
+        for rec in self.data["agreements"]:
+            agreement = self.rows["agreement"][rec["slug"]]
+            services.derived_events_sync_agreement(agreement=agreement)
+            for deadline in agreement.deadlines.all():
+                if deadline.pk not in synced_deadlines:
+                    services.derived_events_sync_deadline(deadline=deadline)
+        for handover in Handover.objects.exclude(pk__in=synced_handovers):
+            services.derived_events_sync_handover(handover=handover)
 
 # --------------------------------------------------------------------------
 # Dumping

@@ -34,11 +34,10 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator, URLValidator
 from django.db import models
 from django.db.models import F, Q
-from django.urls import reverse
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-from timeline import dates
+from timeline import dates, links
 from timeline.text import fold
 
 # --------------------------------------------------------------------------
@@ -215,7 +214,7 @@ class Party(PublishableModel):
         return self.name
 
     def get_absolute_url(self):
-        return f"{reverse('timeline:home')}?party={self.slug}"
+        return f"{links.path('timeline:home')}?party={self.slug}"
 
 
 class Membership(TimeStampedModel):
@@ -307,7 +306,7 @@ class District(PublishableModel):
         return self.name
 
     def get_absolute_url(self):
-        return reverse("timeline:district-detail", args=[self.slug])
+        return links.slug_path("timeline:district-detail", self.slug)
 
     def clean(self):
         errors = {}
@@ -486,7 +485,7 @@ class Agreement(PublishableModel):
         return self.title
 
     def get_absolute_url(self):
-        return reverse("timeline:agreement-detail", args=[self.slug])
+        return links.slug_path("timeline:agreement-detail", self.slug)
 
     def clean(self):
         errors = validate_precision(self.signed_on, self.signed_on_precision, "signed_on")
@@ -751,7 +750,9 @@ class Handover(PublishableModel):
         return f"{self.district}: {self.from_party} \u2192 {self.to_party}"
 
     def get_absolute_url(self):
-        return f"{reverse('timeline:handover-list')}#handover-{self.district.slug}"
+        # Filtered to its district, so the row is on the page whatever page of the tracker it falls on.
+        slug = self.district.slug
+        return f"{links.path('timeline:handover-list')}?district={slug}#handover-{slug}"
 
     def clean(self):
         self.status = self.derive_status()
@@ -857,6 +858,10 @@ class Event(PublishableModel):
     span_end = models.DateField(
         editable=False, help_text="The last day the entry covers at its precision; used for range filters."
     )
+    search_text = models.TextField(
+        editable=False, default="",
+        help_text="Title and summary folded for search (see search_text_for); kept in step by save().",
+    )
 
     claimed_by = models.ForeignKey(
         Party, null=True, blank=True, on_delete=models.PROTECT, related_name="claims",
@@ -911,7 +916,7 @@ class Event(PublishableModel):
         return f"{self.date_display}: {self.title}"
 
     def get_absolute_url(self):
-        return reverse("timeline:event-detail", args=[self.slug])
+        return links.slug_path("timeline:event-detail", self.slug)
 
     def clean(self):
         errors = {}
@@ -933,9 +938,23 @@ class Event(PublishableModel):
         if self.end_date is not None and not self.end_date_precision:
             self.end_date_precision = self.date_precision
         self.span_end = self.compute_span_end()
-        if kwargs.get("update_fields") is not None:
-            kwargs["update_fields"] = {*kwargs["update_fields"], "span_end", "end_date_precision"}
+        self.search_text = self.search_text_for(self.title, self.summary)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            update_fields = {*update_fields, "span_end", "end_date_precision"}
+            if {"title", "summary"} & update_fields:
+                update_fields.add("search_text")
+            kwargs["update_fields"] = update_fields
         super().save(*args, **kwargs)
+
+    @staticmethod
+    def search_text_for(title: str, summary: str) -> str:
+        """What ``?q=`` matches in an event's own words: title and summary, folded.
+
+        ``bulk_create`` skips ``save()``: whoever bulk-creates events (importer,
+        synthetic data) sets ``search_text=Event.search_text_for(title, summary)``.
+        """
+        return fold(f"{title} {summary}")
 
     def compute_span_end(self) -> dt.date:
         if self.end_date is not None:
@@ -1119,3 +1138,25 @@ class Publication(models.Model):
     def clean(self):
         if self.action != self.Action.PUBLISHED and not self.note.strip():
             raise ValidationError({"note": "A correction or a withdrawal needs a short public note."})
+
+
+class RecordClock(models.Model):
+    """A single row whose ``version`` moves on every committed change to the record.
+
+    Anonymous responses are cached and validated (ETag) against it, so a
+    reader's cached answer can never outlive a publish, correction or
+    withdrawal: the change and the new version commit together. See
+    ``timeline.cache``.
+    """
+
+    SINGLETON_ID = 1
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON_ID, editable=False)
+    version = models.PositiveBigIntegerField(default=1)
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="record_clock_single_row")]
+
+    def __str__(self):
+        return f"record version {self.version} ({self.changed_at:%Y-%m-%d %H:%M:%S})"

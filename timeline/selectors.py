@@ -7,11 +7,15 @@ prefetched: the number of SQL queries does not grow with the rows.
 """
 
 import datetime as dt
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.core.exceptions import ValidationError
+from django.db import connection, connections, router
+from django.db.models import Case, CharField, Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Value, When
+from django.db.models.lookups import In
 
 from timeline import dates
 from timeline.models import (
@@ -40,12 +44,19 @@ PUBLISHED = PublicationStatus.PUBLISHED
 
 
 def district_ids_matching(q: str) -> QuerySet:
-    """Ids of districts whose name or any alias contains ``q``, ignoring case and diacritics."""
+    """Ids of districts whose name or any alias contains ``q``, ignoring case and diacritics.
+
+    A UNION of the two lookups rather than ``name LIKE .. OR id IN (aliases)``:
+    PostgreSQL estimates each half from its own statistics (a handful of rows),
+    where the OR made it guess half the districts and plan a search of events
+    about them as a scan of every event-district link. Use it in ``__in``.
+    """
     key = fold(q)
     if not key:
         return District.objects.none().values("pk")
-    alias_hits = DistrictAlias.objects.filter(search_key__contains=key).values("district_id")
-    return District.objects.filter(Q(search_key__contains=key) | Q(pk__in=alias_hits)).values("pk")
+    by_name = District.objects.filter(search_key__contains=key).order_by().values("pk")
+    by_alias = DistrictAlias.objects.filter(search_key__contains=key).order_by().values("district_id")
+    return by_name.union(by_alias)
 
 
 def district_list(*, q: str = "", include_unpublished: bool = False) -> QuerySet:
@@ -102,6 +113,17 @@ def control_histories(
         steps[c.district_id].append(
             (c.event.date, c.event.date_precision, c.controlled_by, "event", c.event.slug)
         )
+    return control_periods(district_ids, steps)
+
+
+def control_periods(district_ids: Iterable[int], steps: dict[int, list[tuple]]) -> dict[int, list[ControlPeriod]]:
+    """Each district's periods of control from its steps ``(date, precision, party, via, slug)``, in any order.
+
+    A step by the party already in control changes nothing; on the same day an
+    event's step comes before a handover's. Shared by today's record
+    (``control_histories``) and the record as published at a moment
+    (``record_time.control_histories``).
+    """
     result: dict[int, list[ControlPeriod]] = {}
     for district_id in district_ids:
         ordered = sorted(steps.get(district_id, []), key=lambda s: (s[0], s[3] == "handover"))
@@ -179,6 +201,122 @@ def event_list(*, include_unpublished: bool = False) -> QuerySet:
     )
 
 
+# What an entry of a list page shows (templatetags.timeline_tags.timeline_entry), and its grouping by month.
+EVENT_ENTRY_FIELDS = (
+    "slug", "title", "summary", "kind", "date", "date_precision", "end_date", "end_date_precision",
+    "claimed_by__name", "claimed_by__slug",
+)
+
+
+def event_entries(*, include_unpublished: bool = False) -> QuerySet:
+    """``event_list`` with only what a list page's entries show, for ``timeline_entry``.
+
+    No ``body`` and no join of the conflict, agreement or handover: at a
+    million events a page of one district's entries came three times faster
+    out of PostgreSQL (the thousand rows it sorts to find the page are
+    narrower). Districts, parties and citations are the same rows as
+    ``event_list`` prefetches, as plain lists in ``listed_districts``,
+    ``listed_parties`` and ``listed_citations``: a prefetch into the related
+    managers builds three filtered querysets per event.
+    """
+    return (
+        event_list(include_unpublished=include_unpublished)
+        .select_related(None)
+        .select_related("claimed_by")
+        .only(*EVENT_ENTRY_FIELDS)
+        .prefetch_related(None)
+        .prefetch_related(
+            Prefetch("districts", queryset=District.objects.only("id", "name", "slug").order_by("name"),
+                     to_attr="listed_districts"),
+            Prefetch("parties", queryset=Party.objects.only("id", "name", "slug", "short_name").order_by("name"),
+                     to_attr="listed_parties"),
+            Prefetch("citations", queryset=Citation.objects.select_related("source").order_by("order", "id"),
+                     to_attr="listed_citations"),
+        )
+    )
+
+
+# The columns of an event in the API's list, its to-one related records joined in.
+EVENT_ROW_COLUMNS = (
+    "pk", "slug", "title", "summary", "body", "kind", "origin", "date", "date_precision", "end_date",
+    "end_date_precision", "publication_status", "updated_at",
+    "claimed_by_id", "claimed_by__slug", "claimed_by__name", "claimed_by__publication_status",
+    "agreement_id", "agreement__slug", "agreement__title", "agreement__publication_status",
+    "handover_id", "handover__status", "handover__publication_status",
+    "handover__district_id", "handover__district__slug", "handover__district__name",
+    "handover__district__publication_status",
+)
+
+
+def event_rows(qs: QuerySet) -> QuerySet:
+    """The events of ``qs`` as light rows: named tuples of ``EVENT_ROW_COLUMNS`` (``row.pk``,
+    ``row.date``, ``row.claimed_by__slug`` ...) from one query with the to-one records joined.
+
+    A list of a hundred events costs a fraction of what model instances with
+    ``select_related`` cost; the to-many records come from ``event_related_rows``.
+    """
+    return qs.prefetch_related(None).values_list(*EVENT_ROW_COLUMNS, named=True)
+
+
+@dataclass(frozen=True)
+class EventRelatedRows:
+    """The to-many records of a page of events, each ``{event id: [rows in list order]}``."""
+
+    districts: dict
+    parties: dict
+    citations: dict
+
+
+def event_related_rows(event_ids: Iterable[int], *, include_unpublished: bool = False) -> EventRelatedRows:
+    """Districts and parties (by name) and citations (in their order) of the events, in one query.
+
+    Without ``include_unpublished`` a district, party or cited source that is
+    not published is left out, as the list shows it to anonymous readers.
+    Districts: ``(slug, name)``; parties: ``(slug, name)``; citations:
+    ``(source slug, title, publisher, url, passage, locator)``.
+
+    One ``UNION ALL`` statement written here rather than three ORM querysets:
+    on a page of a hundred events the ORM's building of three queries cost
+    more than the database's answering them (plain SQL, any backend).
+    """
+    event_ids = [int(pk) for pk in event_ids]
+    related = EventRelatedRows(defaultdict(list), defaultdict(list), defaultdict(list))
+    if not event_ids:
+        return related
+    q = connection.ops.quote_name
+    district, party, source, citation = District._meta, Party._meta, Source._meta, Citation._meta
+    through_d, through_p = Event.districts.through._meta, Event.parties.through._meta
+    ids = ", ".join(["%s"] * len(event_ids))
+    visible = "" if include_unpublished else " AND r.publication_status = %s"
+    parts, params = [], []
+    for kind, through, model, column in ((0, through_d, district, "district_id"), (1, through_p, party, "party_id")):
+        parts.append(
+            # Only table and column names from the models go into the text; values are parameters.
+            f"SELECT {kind} AS part, t.event_id, r.name AS sort_text, 0 AS sort_number, r.id AS sort_id, "  # noqa: S608
+            f"r.slug, r.name, '' AS publisher, '' AS url, '' AS passage, '' AS locator "
+            f"FROM {q(through.db_table)} t JOIN {q(model.db_table)} r ON r.id = t.{q(column)} "
+            f"WHERE t.event_id IN ({ids}){visible}"
+        )
+        params += event_ids if include_unpublished else [*event_ids, PUBLISHED]
+    parts.append(
+        f"SELECT 2, c.event_id, '', c.{q('order')}, c.id, r.slug, r.title, r.publisher, r.url, c.passage, c.locator "  # noqa: S608
+        f"FROM {q(citation.db_table)} c JOIN {q(source.db_table)} r ON r.id = c.source_id "
+        f"WHERE c.event_id IN ({ids}){visible}"
+    )
+    params += event_ids if include_unpublished else [*event_ids, PUBLISHED]
+    sql = " UNION ALL ".join(parts) + " ORDER BY part, sort_text, sort_number, sort_id"
+    targets = (related.districts, related.parties)
+    # Raw SQL bypasses the database router: ask it, so an anonymous request reads its replica.
+    with connections[router.db_for_read(Event)].cursor() as cursor:
+        cursor.execute(sql, params)
+        for part, event_id, _, _, _, slug, name, publisher, url, passage, locator in cursor.fetchall():
+            if part == 2:
+                related.citations[event_id].append((slug, name, publisher, url, passage, locator))
+            else:
+                targets[part][event_id].append((slug, name))
+    return related
+
+
 def event_filter(
     qs: QuerySet,
     *,
@@ -224,13 +362,65 @@ def event_filter(
     return qs
 
 
+class InArray(In):
+    """``lhs IN (subquery)``, written ``lhs = ANY(ARRAY(subquery))`` on PostgreSQL.
+
+    ``IN (subquery)`` inside an OR is a filter PostgreSQL checks row by row
+    (no index can serve it); ``= ANY(<array computed once>)`` is an index
+    condition, so ``a LIKE .. OR id = ANY(..)`` can be a BitmapOr of two index
+    scans. Other databases get the plain ``IN``. Use as
+    ``Q(InArray(F("pk"), queryset.values("some_id")))``.
+    """
+
+    def get_rhs_op(self, connection, rhs):
+        if connection.vendor == "postgresql" and not self.rhs_is_direct_value():
+            return f"= ANY(ARRAY{rhs})"
+        return super().get_rhs_op(connection, rhs)
+
+
 def event_text_matches(q: str) -> Q:
-    """Title or summary contains ``q``, or the event is about a district known by that name."""
-    through_d = Event.districts.through
-    about_named_district = Exists(
-        through_d.objects.filter(event_id=OuterRef("pk"), district_id__in=district_ids_matching(q))
-    )
-    return Q(title__icontains=q) | Q(summary__icontains=q) | about_named_district
+    """Title or summary contains ``q``, or the event is about a district known by that name;
+    ignoring case and diacritics (both sides go through ``text.fold``).
+
+    Written for the indexes; on PostgreSQL the condition is ``search_text LIKE
+    '%key%' OR id = ANY(ARRAY(SELECT event_id FROM event_districts WHERE
+    district_id IN (<districts named key>)))``: the trigram index
+    ``event_search_text_trgm`` serves the first half, the through table's
+    district index the second. Both halves being indexable, the planner chooses
+    by the number of matches: a few thousand are fetched by a BitmapOr and
+    sorted; a common word instead walks the timeline index in date order and
+    stops at the page's last row (see docs/benchmarks.md, "Search at 1M events
+    (plans)"). A key without ``MIN_SEARCH_RUN`` letters or digits in a row has
+    no trigram to look up: ``validate_event_search`` refuses it first.
+    """
+    key = fold(q)
+    if not key:
+        return Q(pk__in=[])
+    about_named_district = Event.districts.through.objects.filter(
+        district_id__in=district_ids_matching(q)
+    ).values("event_id")
+    return Q(search_text__contains=key) | Q(InArray(F("pk"), about_named_district))
+
+
+MIN_SEARCH_RUN = 3
+_SEARCH_RUN = re.compile(rf"[^\W_]{{{MIN_SEARCH_RUN}}}")
+
+
+def validate_event_search(q: str) -> None:
+    """Refuse an event search that no index can serve.
+
+    A trigram index finds ``LIKE '%key%'`` through the three-character pieces
+    of ``key``; with fewer than ``MIN_SEARCH_RUN`` letters or digits in a row
+    there is none, and the database would read every event (seconds at a
+    million rows, and the match would be most of them anyway). Districts are
+    few, so their ``?q=`` takes any length.
+    """
+    if not _SEARCH_RUN.search(fold(q)):
+        raise ValidationError(
+            "Give at least %(n)d letters or digits in a row to search events (got %(q)r).",
+            code="too_short",
+            params={"n": MIN_SEARCH_RUN, "q": q[:40]},
+        )
 
 
 # --------------------------------------------------------------------------
@@ -334,6 +524,28 @@ def handover_list(*, include_unpublished: bool = False) -> QuerySet:
         .prefetch_related(postponements_prefetch("deadline__postponements"), citations_prefetch())
         .order_by("deadline__original_due_on", "district__name", "id")
     )
+
+
+def handover_status_counts(qs: QuerySet, day: dt.date) -> dict[str, int]:
+    """How many of the handovers of ``qs`` were in each status at the end of ``day``, in one query.
+
+    The rule of ``asof.handover_state``, in SQL: completed once completed by
+    then, else cancelled once cancelled by then, else postponed once a
+    postponement of its deadline was decided by then, else scheduled. For a
+    summary over every page of the tracker without loading every handover.
+    """
+    postponed = Exists(Postponement.objects.filter(deadline_id=OuterRef("deadline_id"), decided_on__lte=day))
+    status = Case(
+        When(completed_on__lte=day, then=Value(Handover.Status.COMPLETED)),
+        When(cancelled_on__lte=day, then=Value(Handover.Status.CANCELLED)),
+        When(postponed, then=Value(Handover.Status.POSTPONED)),
+        default=Value(Handover.Status.SCHEDULED),
+        output_field=CharField(),
+    )
+    rows = qs.order_by().prefetch_related(None).annotate(status_then=status).values("status_then").annotate(n=Count("pk"))
+    counts = dict.fromkeys(Handover.Status.values, 0)
+    counts.update({row["status_then"]: row["n"] for row in rows})
+    return counts
 
 
 # --------------------------------------------------------------------------

@@ -11,8 +11,9 @@ from collections.abc import Iterable
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.text import Truncator, slugify
+from simple_history.utils import bulk_create_with_history
 
-from timeline import dates
+from timeline import cache, dates
 from timeline.models import (
     Agreement,
     Citation,
@@ -75,6 +76,8 @@ def deadline_refresh(*, deadline: Deadline) -> Deadline:
     deadline = Deadline.objects.select_for_update().get(pk=deadline.pk)
     postponements = list(deadline.postponements.order_by("decided_on", "sequence", "id"))
     previous = deadline.original_due_on
+    if postponements:
+        cache.bump()  # the queryset.update() calls below send no signal
     # Two passes so the (deadline, sequence) unique constraint never sees a clash.
     for offset, postponement in enumerate(postponements, start=1):
         Postponement.objects.filter(pk=postponement.pk).update(sequence=1000 + offset)
@@ -189,10 +192,12 @@ def _write_derived(
     have = list(event.citations.order_by("order", "id").values_list("source_id", "passage", "locator"))
     if wanted != have:
         event.citations.all().delete()
-        Citation.objects.bulk_create(
+        # With their history rows, so that ?known_at= shows them (timeline.record_time).
+        bulk_create_with_history([
             Citation(event=event, source_id=source_id, passage=passage, locator=locator, order=n)
             for n, (source_id, passage, locator) in enumerate(wanted)
-        )
+        ], Citation)
+        cache.bump()  # bulk_create sends no signal
     return event
 
 

@@ -17,8 +17,8 @@ Two kinds of records are written differently on purpose:
   chunk costs a fixed number of queries whatever its size (on SQLite, whose
   statements take at most 999 parameters, one INSERT per ~50 rows).
 
-``bulk_create`` skips ``save()``, so ``span_end``, ``slug``, ``search_key``
-and ``published_at`` are computed here, and no django-simple-history rows are
+``bulk_create`` skips ``save()``, so ``span_end``, ``slug``, ``search_key``,
+``search_text`` and ``published_at`` are computed here, and no django-simple-history rows are
 written for the bulk rows: they are not an edit anyone made, and one
 historical row (plus one per m2m link) for each of a million events would
 double the database and the generation time for nothing a reader can see.
@@ -40,7 +40,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from timeline import dates, services
+from timeline import cache, dates, services
 from timeline.models import (
     Agreement,
     Citation,
@@ -464,8 +464,8 @@ def _event_date(rng: random.Random, world: ConflictWorld) -> tuple[dt.date, str]
 
 EVENT_COLUMNS = (
     "conflict_id", "slug", "title", "summary", "body", "kind", "origin", "date", "date_precision", "end_date",
-    "end_date_precision", "span_end", "claimed_by_id", "publication_status", "published_at", "version",
-    "created_at", "updated_at",
+    "end_date_precision", "span_end", "search_text", "claimed_by_id", "publication_status", "published_at",
+    "version", "created_at", "updated_at",
 )
 CITATION_COLUMNS = ("event_id", "source_id", "passage", "locator", "order", "created_at", "updated_at")
 CONTROL_COLUMNS = ("event_id", "district_id", "controlled_by_id", "created_at", "updated_at")
@@ -516,6 +516,7 @@ def _chunk_rows(rng: random.Random, worlds: list[ConflictWorld], first: int, cou
                 end_date,
                 end_precision,
                 dates.period_end(end_date or date, end_precision or precision),
+                Event.search_text_for(title, summary),
                 claimed.pk if claimed else None,
                 PUBLISHED.value,
                 now,
@@ -613,6 +614,7 @@ def _write_chunk(chunk: Chunk, *, use_copy: bool) -> int:
             _write_chunk_copy(chunk)
         else:
             _write_chunk_orm(chunk)
+        cache.bump()  # COPY and bulk_create send no signals; readers' cached answers must go
     return len(chunk.citations)
 
 
@@ -680,6 +682,7 @@ def generate(
     for index in range(total_conflicts):
         with transaction.atomic():
             worlds.append(build_conflict(index, total_conflicts, seed, rng, names, now))
+            cache.bump()  # its bulk_create rows send no signals
     report.derived_events = Event.objects.exclude(origin=Event.Origin.EDITORIAL).count() - before_derived
     if progress:
         progress(f"{total_conflicts} conflicts with their structure in {time.perf_counter() - started:.1f}s")

@@ -5,9 +5,9 @@ a fixed number of SQL queries whatever the number of rows.
 """
 
 import datetime as dt
+import functools
 import itertools
 import math
-from collections import defaultdict
 
 from django.conf import settings
 from django.contrib.syndication.views import Feed
@@ -21,13 +21,15 @@ from django.utils.feedgenerator import Atom1Feed
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from timeline import asof, dates, implementation, selectors, workflow
+from timeline import asof, dates, implementation, links, selectors, workflow
 from timeline.forms import TimelineFilterForm
-from timeline.models import Event, Handover, Publication, PublicationStatus
+from timeline.models import District, Event, Handover, Publication, PublicationStatus
 
 PAGE_SIZE = 50
 # The visual timeline draws at most this many entries; the page says so when it cuts.
 VISUAL_LIMIT = 2000
+# Entries are counted up to this many (200 pages); beyond, the page says "more than".
+COUNT_LIMIT = 10_000
 
 # --------------------------------------------------------------------------
 # The record as of a day
@@ -86,36 +88,55 @@ def _group_by_month(events) -> list[dict]:
     return groups
 
 
-def _visual_items(queryset) -> list[dict]:
+# The label of a date or span, remembered: a visual timeline labels up to 2,000 entries a request,
+# mostly with dates seen before (a pure function of its arguments).
+_span_label = functools.lru_cache(maxsize=16384)(dates.format_span)
+
+
+def _visual_items(queryset, limit: int = VISUAL_LIMIT) -> list[dict]:
     """The entries of the visual timeline: ranges for spans (an end date), points for the rest.
 
     A month or a year drawn as a range would be a sliver or a box too narrow for
     its title, so an entry without an end date is a point at its first day; its
     label says its real precision.
     """
-    rows = queryset.order_by().values(
+    rows = queryset.order_by().values_list(
         "pk", "slug", "title", "kind", "date", "date_precision", "end_date", "end_date_precision", "span_end",
         "claimed_by__name",
-    )[:VISUAL_LIMIT]
+    )[:limit]
     items = []
-    for row in rows:
-        is_range = row["end_date"] is not None
+    event_path = links.slug_paths("timeline:event-detail")
+    for pk, slug, title, kind, date, precision, end_date, end_precision, span_end, claimed_by in rows:
         item = {
-            "id": row["pk"],
-            "start": row["date"].isoformat(),
-            "type": "range" if is_range else "point",
-            "title": row["title"],
-            "date": dates.format_span(
-                row["date"], row["date_precision"], row["end_date"], row["end_date_precision"] or None
-            ),
-            "kind": row["kind"],
-            "url": reverse("timeline:event-detail", args=[row["slug"]]),
-            "claimedBy": row["claimed_by__name"] or "",
+            "id": pk,
+            "start": date.isoformat(),
+            "type": "point" if end_date is None else "range",
+            "title": title,
+            "date": _span_label(date, precision, end_date, end_precision or None),
+            "kind": kind,
+            "url": event_path(slug),
+            "claimedBy": claimed_by or "",
         }
-        if is_range:
-            item["end"] = (row["span_end"] + dt.timedelta(days=1)).isoformat()
+        if end_date is not None:
+            item["end"] = (span_end + dt.timedelta(days=1)).isoformat()
         items.append(item)
     return items
+
+
+def _count_and_visual_items(queryset) -> tuple[int, bool, list[dict]]:
+    """(how many entries match, whether that count stopped at ``COUNT_LIMIT``, the visual timeline's items).
+
+    The visual timeline fetches up to ``VISUAL_LIMIT`` entries anyway: when
+    it gets them all, their number is the count and no COUNT query runs.
+    Otherwise the count stops at ``COUNT_LIMIT`` (200 pages): counting every
+    one of a million entries took 40 ms a request, and an OFFSET that deep
+    more than a second.
+    """
+    visual = _visual_items(queryset, VISUAL_LIMIT + 1)
+    if len(visual) <= VISUAL_LIMIT:
+        return len(visual), False, visual
+    count = queryset.order_by()[: COUNT_LIMIT + 1].count()
+    return min(count, COUNT_LIMIT), count > COUNT_LIMIT, visual[:VISUAL_LIMIT]
 
 
 @require_safe
@@ -127,14 +148,20 @@ def home(request):
     else:
         filters = {}
     as_of_form, day, as_of_status = _as_of(request)
-    queryset = asof.events(selectors.event_filter(selectors.event_list(), **filters), day)
+    queryset = asof.events(selectors.event_filter(selectors.event_entries(), **filters), day)
     if form.is_bound and form.newest_first:
         queryset = queryset.order_by("-date", "-id")
+    count, count_capped, visual = _count_and_visual_items(queryset)
     paginator = Paginator(queryset, PAGE_SIZE)
+    paginator.count = count  # counted above, without a COUNT query when the visual timeline holds every match
     number, page_message = _page_number(request.GET.get("page"), paginator.num_pages)
+    if count_capped and page_message and number == paginator.num_pages:
+        page_message = (
+            f"Pages stop at {paginator.num_pages}: more than {COUNT_LIMIT:,} entries match. Narrow the filters "
+            "(a district, a date range) or show the newest first to reach the others."
+        )
     page = paginator.page(number)
     events = list(page.object_list)
-    visual = _visual_items(queryset) if paginator.count else []
     context = {
         "form": form,
         "filtered": any(bool(v) for v in filters.values()),
@@ -142,9 +169,11 @@ def home(request):
         "page_message": page_message,
         "page_range": list(paginator.get_elided_page_range(number, on_each_side=2, on_ends=1)),
         "ellipsis": Paginator.ELLIPSIS,
+        "count_capped": count_capped,
+        "count_limit": f"{COUNT_LIMIT:,}",
         "groups": _group_by_month(events),
         "visual_items": visual,
-        "visual_cut": paginator.count > VISUAL_LIMIT,
+        "visual_cut": count > VISUAL_LIMIT,
         "visual_limit": VISUAL_LIMIT,
         **_as_of_context(as_of_form, day),
     }
@@ -415,6 +444,7 @@ def district_detail(request, slug):
         "handovers": _handovers_as_of(selectors.handover_list().filter(district=district), day),
         "events": list(asof.events(selectors.district_events(district), day)),
         "discrepancies": list(district.discrepancies.prefetch_related("sources")),
+        "corrections": workflow.corrections_of(district),
         **_as_of_context(as_of_form, day),
     }
     return render(request, "timeline/district_detail.html", context, status=status_code)
@@ -451,20 +481,54 @@ def agreement_detail(request, slug):
         "deadlines": deadlines,
         "provisions": states,
         "implementation": implementation.summarise(states),
+        "corrections": workflow.corrections_of(agreement),
         **_as_of_context(as_of_form, day),
     }
     return render(request, "timeline/agreement_detail.html", context, status=status_code)
 
 
+HANDOVER_PAGE_SIZE = 50
+
+
 @require_safe
 def handover_list(request):
+    """The tracker, 50 handovers a page in deadline order; ``?district=`` keeps one district's
+    (an unknown one is left out with a message and a 400, as the timeline's filters are).
+
+    The summary counts every page's handovers (one aggregate query), so it
+    reads the same on each page.
+    """
     as_of_form, day, status_code = _as_of(request)
-    handovers = _handovers_as_of(selectors.handover_list(), day)
-    counts = defaultdict(int)
+    queryset = asof.handovers(selectors.handover_list(), day)
+    district, district_error = None, ""
+    if slug := request.GET.get("district", ""):
+        district = District.objects.published().filter(slug=slug[:120]).only("pk", "slug", "name").first()
+        if district is None:
+            # Like a bad filter of the timeline: left out, said beside the list, and a 400.
+            district_error = f"No published district has the address “{slug[:40]}”; showing every handover."
+            status_code = 400
+        else:
+            queryset = queryset.filter(district=district)
+    counts = selectors.handover_status_counts(queryset, day or implementation.today())
+    paginator = Paginator(queryset, HANDOVER_PAGE_SIZE)
+    paginator.count = sum(counts.values())  # the summary counted them already: no COUNT query
+    number, page_message = _page_number(request.GET.get("page"), paginator.num_pages)
+    page = paginator.page(number)
+    handovers = list(page.object_list)
     for handover in handovers:
-        counts[handover.state.status] += 1
+        handover.state = asof.handover_state(handover, day)
     summary = [(Handover.Status(s).label, counts[s]) for s in Handover.Status.values if counts[s]]
-    context = {"handovers": handovers, "summary": summary, **_as_of_context(as_of_form, day)}
+    context = {
+        "handovers": handovers,
+        "page": page,
+        "page_message": page_message,
+        "district": district,
+        "district_error": district_error,
+        "summary": summary,
+        "caption": "Handovers, by original deadline"
+        + (f", page {page.number} of {paginator.num_pages}" if paginator.num_pages > 1 else ""),
+        **_as_of_context(as_of_form, day),
+    }
     return render(request, "timeline/handover_list.html", context, status=status_code)
 
 

@@ -15,7 +15,15 @@ Roles are the groups created by migration ``0004_editorial_roles``:
 
 Four eyes: a reviewer cannot publish a change they made themselves that
 nobody else has looked at, i.e. when the last recorded change of the record
-(or the save that publishes it) is their own.
+(or the save that publishes it) is their own. A correction is not held for a
+second reviewer: it is the reviewer's own public act, made at once, signed
+(``Publication.user``) and explained to readers by its note (see
+docs/editorial-workflow.md for why).
+
+Rows that belong to a publishable record (an agreement's deadlines,
+postponements, provisions and signatories, a record's citations, a district's
+names: ``ROW_OWNERS``) have no status of their own: once readers have seen the
+record, changing its rows is a correction of it (``check_row_change``).
 
 The admin, the API, the bulk import and the tests all apply these rules
 through ``check_transition`` and the services below, so they hold everywhere.
@@ -27,11 +35,27 @@ import contextvars
 from dataclasses import dataclass
 
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
+from django.db.models import Q
 from django.dispatch import receiver
 from simple_history.signals import pre_create_historical_record
 
-from timeline.models import Publication, PublicationStatus, PublishableModel
+from timeline.models import (
+    Citation,
+    ControlChange,
+    Deadline,
+    Discrepancy,
+    DistrictAlias,
+    Membership,
+    Postponement,
+    Provision,
+    ProvisionStatusChange,
+    Publication,
+    PublicationStatus,
+    PublishableModel,
+    Signatory,
+)
 
 EDITORS, REVIEWERS, ADMINISTRATORS = "Editors", "Reviewers", "Administrators"
 DRAFT, IN_REVIEW, PUBLISHED, WITHDRAWN = (
@@ -252,6 +276,174 @@ def latest_act(record, action: str) -> Publication | None:
             content_type=ContentType.objects.get_for_model(type(record)), object_id=record.pk, action=action
         ).order_by("-at", "-id").first()
     )
+
+
+# --------------------------------------------------------------------------
+# Rows that belong to a publishable record: changing them corrects the record
+# --------------------------------------------------------------------------
+
+# The publishable records each kind of row is part of, as paths of foreign keys
+# (``__`` between steps). A deadline is part of its agreement's page, a citation
+# of the record it cites; readers see these rows as part of their record, so a
+# published record's rows change only as a correction of that record. Handovers,
+# events and the other publishable models have a status of their own and are
+# not rows here.
+ROW_OWNERS: dict[type, tuple[str, ...]] = {
+    Signatory: ("agreement",),
+    Provision: ("agreement",),
+    ProvisionStatusChange: ("provision__agreement",),
+    Deadline: ("agreement",),
+    Postponement: ("deadline__agreement",),
+    DistrictAlias: ("district",),
+    Membership: ("group", "member"),
+    ControlChange: ("event",),
+    Citation: ("event", "agreement", "deadline__agreement", "postponement__deadline__agreement", "handover",
+               "status_change__provision__agreement"),
+    Discrepancy: ("event", "agreement", "district", "handover", "deadline__agreement"),
+}
+
+
+def owner_paths(model) -> tuple[str, ...]:
+    """The foreign-key paths from a row of ``model`` (class or instance) to the records it belongs to."""
+    return ROW_OWNERS.get(model if isinstance(model, type) else type(model), ())
+
+
+def _owner_at(row, path: str, lock: bool = False):
+    """The record at the end of ``path`` from ``row`` as stored now (``lock``: locked, in a transaction), or None."""
+    steps = path.split("__")
+    node = row
+    for step in steps[:-1]:
+        if getattr(node, f"{step}_id") is None:
+            return None
+        try:
+            node = getattr(node, step)
+        except ObjectDoesNotExist:  # a past version of a row whose record is gone
+            return None
+    last = node._meta.get_field(steps[-1])
+    pk = getattr(node, last.attname)
+    if pk is None:
+        return None
+    rows = last.related_model._default_manager.filter(pk=pk)
+    if lock and transaction.get_connection().in_atomic_block:
+        # Read under the same lock publish/withdraw take, so a status cannot change between check and save.
+        rows = rows.select_for_update()
+    return rows.first()
+
+
+def _owners_and_rows(rows, cache: dict | None = None, lock: bool = False) -> dict:
+    """``(model, pk) -> (owner, the first of rows that belongs to it)``.
+
+    ``cache`` (a dict kept by the caller) remembers each owner by the row's
+    first foreign key on the path, for callers that look up many rows.
+    """
+    owners = {}
+    for row in rows:
+        if row is None:
+            continue
+        for path in owner_paths(row):
+            if cache is None:
+                owner = _owner_at(row, path, lock)
+            else:
+                key = (path, getattr(row, f"{path.split('__')[0]}_id"))
+                if key not in cache:
+                    cache[key] = _owner_at(row, path, lock)
+                owner = cache[key]
+            if owner is not None:
+                owners.setdefault((type(owner), owner.pk), (owner, row))
+    return owners
+
+
+def owners_of(*rows, cache: dict | None = None) -> list:
+    """The publishable records ``rows`` belong to (each once), with their stored status.
+
+    A row may be given before and after its change (a citation moved from one
+    record to another changes both). Rows of other models belong to nothing.
+    """
+    return [owner for owner, _ in _owners_and_rows(rows, cache).values()]
+
+
+def _row_refusal(user, owner, row) -> WorkflowError | None:
+    """Why ``user`` may not touch a row of ``owner`` at all (None: they may, given a note when it is public)."""
+    if not is_public(owner):
+        return None
+    what, whole = row._meta.verbose_name_plural, f"the {_name(owner)} “{owner}”"
+    if not can_review(user, owner):
+        state = "published" if owner.publication_status == PUBLISHED else "withdrawn"
+        return WorkflowError(
+            f"The {what} of {whole} are part of what readers see, and it is {state}: an editor cannot change, add "
+            f"or delete them. Ask a reviewer to correct the {_name(owner)} (with a public note).",
+        )
+    if owner.publication_status == WITHDRAWN:
+        return WorkflowError(
+            f"{whole[0].upper()}{whole[1:]} is withdrawn and kept as readers last saw it, {what} included; "
+            "publish it again to change it.",
+            code="conflict",
+        )
+    return None
+
+
+def row_change_refusal(user, row) -> WorkflowError | None:
+    """Whether ``user`` is refused any change of ``row`` because a record it belongs to is public (and why)."""
+    for owner in owners_of(row):
+        refusal = _row_refusal(user, owner, row)
+        if refusal is not None:
+            return refusal
+    return None
+
+
+def check_row_change(*, user, rows, note: str = "") -> list:
+    """Whether ``user`` may add, change or delete ``rows`` (each given as it is, and as it will be).
+
+    The one rule for rows of publishable records (deadlines, postponements,
+    provisions, signatories, citations, aliases, ...): while every record they
+    belong to is unpublished, editors change them freely; once readers have
+    seen the record, changing its rows *is* a correction of it: only a
+    reviewer may make it, with a short public note. Returns the public records
+    this change corrects (log them with ``record_row_corrections`` once saved),
+    or raises ``WorkflowError``.
+
+    The admin (its bulk import too) and the API apply it at their edge; the
+    services and management commands such as ``import_timeline`` (no user)
+    are not bound by it.
+    """
+    public = []
+    for owner, row in _owners_and_rows(rows, lock=True).values():
+        refusal = _row_refusal(user, owner, row)
+        if refusal is not None:
+            raise refusal
+        if is_public(owner):
+            public.append((owner, row))
+    if public and not (note or "").strip():
+        owner, row = public[0]
+        raise WorkflowError(
+            f"The {_name(owner)} “{owner}” is published: changing its {row._meta.verbose_name_plural} is a "
+            "correction, which needs a short public note (readers see “Corrected on <date>: <note>” on its page).",
+            code="note_required", field="public_note",
+        )
+    return [owner for owner, _ in public]
+
+
+def rows_of_public_records(queryset, limit: int = 5) -> list:
+    """Up to ``limit`` rows of ``queryset`` that belong to a record readers have seen (one query)."""
+    condition = Q()
+    for path in owner_paths(queryset.model):
+        condition |= Q(**{f"{path}__publication_status__in": PUBLIC})
+    if not condition:
+        return []
+    return list(queryset.filter(condition).distinct()[:limit])
+
+
+def record_row_corrections(*, owners, user, note: str, skip=()) -> list[Publication]:
+    """Log a ``corrected`` act on each of ``owners`` (once each) but those in ``skip``."""
+    skipped = {(type(record), record.pk) for record in skip if record is not None}
+    done, acts = set(), []
+    for owner in owners:
+        key = (type(owner), owner.pk)
+        if key in skipped or key in done:
+            continue
+        done.add(key)
+        acts.append(record_public_act(record=owner, action=Publication.Action.CORRECTED, user=user, note=note))
+    return acts
 
 
 # --------------------------------------------------------------------------

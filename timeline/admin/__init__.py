@@ -31,6 +31,7 @@ from timeline.admin.forms import (
     PostponementForm,
     PostponementInlineFormSet,
     RecordForm,
+    RowGuardFormSet,
     StaleEditCheckForm,
 )
 from timeline.models import (
@@ -92,7 +93,32 @@ class RecordAdmin(SimpleHistoryAdmin):
         return super().get_form(request, obj, **kwargs)
 
     def workflow_fields(self, request, obj=None) -> list[str]:
+        """The reason; for a row of a publishable record that is (or may be) public, the public note too."""
+        if workflow.owner_paths(self.model) and (
+            obj is None or any(workflow.is_public(owner) for owner in workflow.owners_of(obj))
+        ):
+            return ["change_reason", "public_note"]
         return ["change_reason"]
+
+    def get_formsets_with_inlines(self, request, obj=None):
+        """Every inline checks its rows with the workflow, given the user and the page's public note."""
+        note = request.POST.get("public_note", "") if request.method == "POST" else ""
+        for formset, inline in super().get_formsets_with_inlines(request, obj):
+            guarded = type(formset.__name__, (RowGuardFormSet, formset), {"request_user": request.user,
+                                                                          "public_note": note.strip()})
+            yield guarded, inline
+
+    # -- rows of a published record: read-only for editors, changed by reviewers as a correction ------------
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and workflow.owner_paths(obj) and workflow.row_change_refusal(request.user, obj):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and workflow.owner_paths(obj) and workflow.row_change_refusal(request.user, obj):
+            return False
+        return super().has_delete_permission(request, obj)
 
     def get_base_fieldsets(self, request, obj=None):
         """The record's own fieldsets; admins with fieldsets that depend on the record override this."""
@@ -116,6 +142,7 @@ class RecordAdmin(SimpleHistoryAdmin):
             reason = f"reverted to an earlier version: {reason}"
         if reason:
             obj._change_reason = reason[: workflow.REASON_MAX]
+        request.workflow_form = form
         if change and isinstance(obj, PublishableModel):
             # A revert from the history page starts from an old row; the version still only rises.
             current = type(obj).objects.filter(pk=obj.pk).values_list("version", flat=True).first()
@@ -130,6 +157,7 @@ class RecordAdmin(SimpleHistoryAdmin):
         with workflow.change_context(user=request.user, reason=reason):
             super().save_related(request, form, formsets, change)
             derived.record_saved(form.instance)
+        self.after_save(request, form.instance, form, formsets)
 
     def delete_model(self, request, obj):
         derived.record_delete(obj)
@@ -140,6 +168,14 @@ class RecordAdmin(SimpleHistoryAdmin):
                 derived.record_delete(obj)
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if object_id and workflow.owner_paths(self.model):
+            obj = self.get_object(request, unquote(object_id))
+            refusal = workflow.row_change_refusal(request.user, obj) if obj is not None else None
+            if refusal is not None and RecordAdmin.has_change_permission(self, request):
+                if request.method == "POST":
+                    self.message_user(request, f"Nothing was saved. {refusal.message}", messages.ERROR)
+                    return HttpResponseRedirect(request.get_full_path())
+                self.message_user(request, refusal.message, messages.WARNING)
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
         except ValidationError as error:
@@ -170,8 +206,80 @@ class RecordAdmin(SimpleHistoryAdmin):
             return HttpResponseRedirect(request.get_full_path())
         return response
 
-    def after_save(self, request, obj, form, formsets):
-        """Publishable records write their public act here."""
+    def after_save(self, request, obj, form, formsets, *, corrected=None):
+        """Log the corrections this save made to published records by changing their rows.
+
+        One ``corrected`` act per record, with the page's public note; none for
+        ``corrected``, a record whose own correction the caller already logged.
+        Publishable records also write their own public act (``PublishableAdmin``).
+        """
+        owners = [*getattr(form, "row_owners", ()), *(o for f in formsets for o in getattr(f, "row_owners", ()))]
+        if owners:
+            note = ((form.cleaned_data.get("public_note") if form is not None else "") or "").strip()
+            workflow.record_row_corrections(owners=owners, user=request.user, note=note, skip=[corrected])
+
+    def delete_view(self, request, object_id, extra_context=None):
+        """A row of a published record is deleted as a correction of it: by a reviewer, with a public note."""
+        obj = self.get_object(request, unquote(object_id)) if workflow.owner_paths(self.model) else None
+        public = [owner for owner in workflow.owners_of(obj) if workflow.is_public(owner)] if obj else []
+        if not public:
+            return super().delete_view(request, object_id, extra_context)
+        opts = obj._meta
+        refusal = workflow.row_change_refusal(request.user, obj)
+        if refusal is not None:
+            self.message_user(request, f"Nothing was deleted. {refusal.message}", messages.ERROR)
+            return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk]))
+        if not self.has_delete_permission(request, obj):
+            raise PermissionDenied
+        deleted_objects, model_count, perms_needed, protected = self.get_deleted_objects([obj], request)
+        error, note = "", (request.POST.get("public_note") or "").strip()
+        if request.method == "POST" and not (perms_needed or protected):
+            try:
+                with transaction.atomic():
+                    corrected = workflow.check_row_change(user=request.user, rows=[obj], note=note)
+                    with workflow.change_context(user=request.user, reason=f"deleted: {note}"):
+                        self.log_deletions(request, [obj])
+                        self.delete_model(request, obj)
+                    workflow.record_row_corrections(owners=corrected, user=request.user, note=note)
+            except workflow.WorkflowError as refused:
+                error = refused.message
+            else:
+                self.message_user(request, f"“{obj}” was deleted. Readers are told, with your note, that "
+                                  f"{' and '.join(str(owner) for owner in public)} was corrected.", messages.SUCCESS)
+                return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Delete {obj}",
+            "opts": opts,
+            "object": obj,
+            "owners": [f"the {owner._meta.verbose_name} “{owner}”" for owner in public],
+            "deleted_objects": deleted_objects,
+            "perms_lacking": perms_needed,
+            "protected": protected,
+            "error": error,
+            "note": note,
+        }
+        return TemplateResponse(request, "admin/timeline/row_delete_confirmation.html", context)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if workflow.owner_paths(self.model) and "delete_selected" in actions:
+            actions["delete_selected"] = (
+                RecordAdmin.delete_unpublished_rows, "delete_selected", actions["delete_selected"][2]
+            )
+        return actions
+
+    def delete_unpublished_rows(self, request, queryset):
+        """The bulk delete, for rows of unpublished records only: a public record's rows go one by one, with a note."""
+        seen = workflow.rows_of_public_records(queryset)
+        if seen:
+            self.message_user(
+                request, "Nothing was deleted: " + ", ".join(str(row) for row in seen[:5]) + " belong to records "
+                "readers have seen. Delete those from their own page, with a public note (a correction).",
+                messages.ERROR,
+            )
+            return None
+        return delete_selected(self, request, queryset)
 
     # -- history: a field-by-field diff of each change ---------------------------------------
 
@@ -280,28 +388,17 @@ class PublishableAdmin(RecordAdmin):
         request.workflow_form_class = form
         return form
 
-    def save_model(self, request, obj, form, change):
-        request.workflow_form = form
-        super().save_model(request, obj, form, change)
+    def after_save(self, request, obj, form, formsets, *, corrected=None):
+        """The public act of this save, judged with the inline rows too, and written once all is saved.
 
-    def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
-        self.after_save(request, form.instance, form, formsets)
-
-    def after_save(self, request, obj, form, formsets):
-        """The public act of this save, judged with the inline rows too, and written once all is saved."""
+        Changed inline rows of a published record correct it (``RecordAdmin.after_save``
+        logs that once, unless this save's own act already is that correction).
+        """
         if form is None:
             return
         act = getattr(form, "workflow_act", None)
         note = (form.cleaned_data.get("public_note") or "").strip()
         inlines_changed = any(formset.has_changed() for formset in formsets)
-        stored = getattr(form, "stored", None)
-        old = stored.publication_status if stored is not None else None
-        if inlines_changed and act is None and old == workflow.PUBLISHED == obj.publication_status:
-            act = workflow.check_transition(
-                user=request.user, record=obj, old_status=old, new_status=obj.publication_status,
-                content_changed=True, note=note,
-            ) if workflow.can_review(request.user, obj) else None
         if inlines_changed and act == workflow.Publication.Action.PUBLISHED and not workflow.is_administrator(request.user):
             raise ValidationError(
                 "Four eyes: you changed this record while publishing it; set it to “in review” and ask another "
@@ -309,6 +406,8 @@ class PublishableAdmin(RecordAdmin):
             )
         if act:
             workflow.record_public_act(record=obj, action=act, user=request.user, note=note)
+        super().after_save(request, obj, form, formsets,
+                           corrected=obj if act == workflow.Publication.Action.CORRECTED else corrected)
 
     # -- deleting what readers have seen withdraws it ------------------------------------------
 

@@ -160,6 +160,8 @@ class BulkImport:
         self.user = user
         self.publish = publish and workflow.can_review(user, Event)
         self.reason = f"bulk import {name}"[: workflow.REASON_MAX]
+        self.acted = set()  # (model, pk) of the records this import logged a public act for
+        self.rows_corrected = {}  # (model, pk) -> public record whose rows this import changed
 
     def parse(self) -> dict:
         if self.name.lower().endswith(".csv"):
@@ -209,6 +211,7 @@ class BulkImport:
                 with workflow.change_context(user=self.user, reason=self.reason):
                     dataset.load(data)
                 self.collect(report, models, marks)
+                self.log_row_corrections()
                 if report.rejected:
                     report.ok = False
                     raise _Rollback
@@ -229,6 +232,8 @@ class BulkImport:
             rows.filter(history_change_reason=dataset.CHANGE_REASON).update(history_change_reason=self.reason)
             kind = model._meta.verbose_name
             publishable = workflow.is_publishable(model)
+            owned = not publishable and bool(workflow.owner_paths(model))
+            owners_cache = {}
             seen = set()
             before = {}
             if publishable:
@@ -254,6 +259,8 @@ class BulkImport:
                     target.append(label)
                 if publishable:
                     self.judge(report, model, row, before.get(row.id), label)
+                elif owned:
+                    self.judge_row(report, row, label, marks, owners_cache)
 
     def judge(self, report: Report, model, row, status_before, label: str) -> None:
         """Editors may not change what readers have seen; a reviewer's publishing import logs its public acts."""
@@ -269,11 +276,42 @@ class BulkImport:
             return
         if not self.publish:
             return
+        act = None
         if record.publication_status == PublicationStatus.PUBLISHED and status_before != PublicationStatus.PUBLISHED:
-            workflow.record_public_act(record=record, action="published", user=self.user)
+            act = workflow.record_public_act(record=record, action="published", user=self.user)
         elif record.publication_status == PublicationStatus.PUBLISHED and row.history_type == "~":
-            workflow.record_public_act(record=record, action="corrected", user=self.user,
-                                       note=f"Updated from the dataset file {self.name}.")
+            act = workflow.record_public_act(record=record, action="corrected", user=self.user,
+                                             note=self.correction_note)
         elif record.publication_status == PublicationStatus.WITHDRAWN and status_before == PublicationStatus.PUBLISHED:
-            workflow.record_public_act(record=record, action="withdrawn", user=self.user,
-                                       note=f"Withdrawn by the dataset file {self.name}.")
+            act = workflow.record_public_act(record=record, action="withdrawn", user=self.user,
+                                             note=f"Withdrawn by the dataset file {self.name}.")
+        if act is not None:
+            self.acted.add((model, record.pk))
+
+    @property
+    def correction_note(self) -> str:
+        return f"Updated from the dataset file {self.name}."
+
+    def judge_row(self, report: Report, row, label: str, marks: dict, owners_cache: dict) -> None:
+        """A row of a record readers have seen (a deadline of a published agreement) changes only as its
+        correction (``workflow.check_row_change``): refused in an editor's import, logged in a reviewer's
+        publishing import."""
+        for owner in workflow.owners_of(row.instance, cache=owners_cache):
+            owner_model = type(owner)
+            before = (owner.history.filter(history_id__lte=marks.get(owner_model, 0))
+                      .order_by("-history_id").values_list("publication_status", flat=True).first())
+            if before not in workflow.PUBLIC:
+                continue  # new in this import, or a draft until now: its rows are free
+            if not self.publish or owner.publication_status == workflow.WITHDRAWN:
+                report.rejected.append(
+                    f"{label}: belongs to the {before.replace('_', ' ')} {owner_model._meta.verbose_name} "
+                    f"“{owner}”; an import may change it only when a reviewer publishes the import with the "
+                    f"{owner_model._meta.verbose_name} published (it is then a correction of it)."
+                )
+                return
+            self.rows_corrected.setdefault((owner_model, owner.pk), owner)
+
+    def log_row_corrections(self) -> None:
+        """One ``corrected`` act per public record whose rows a publishing import changed (unless logged already)."""
+        owners = [owner for key, owner in self.rows_corrected.items() if key not in self.acted]
+        workflow.record_row_corrections(owners=owners, user=self.user, note=self.correction_note)

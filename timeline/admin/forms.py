@@ -52,7 +52,15 @@ class RecordForm(forms.ModelForm):
 
 
 class ChangeReasonForm(RecordForm):
-    """Every admin save says why: the reason is kept in the record's history."""
+    """Every admin save says why: the reason is kept in the record's history.
+
+    For a row of a publishable record (a deadline of an agreement, a citation,
+    an alias of a district: ``workflow.ROW_OWNERS``) the save is also checked
+    with ``workflow.check_row_change``: once readers have seen the record it
+    belongs to, changing the row is a correction of that record (reviewers,
+    with the public note). ``row_owners`` lists the records the admin then
+    logs as corrected.
+    """
 
     change_reason = forms.CharField(
         label="Reason for this change",
@@ -60,6 +68,14 @@ class ChangeReasonForm(RecordForm):
         max_length=workflow.REASON_MAX,
         help_text="Kept in the record's history with your name, e.g. “date checked against the official text”.",
     )
+    public_note = forms.CharField(
+        label="Public note (corrections and withdrawals)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Shown to readers: “Corrected on <date>: <note>”. Needed when you change or withdraw a "
+        "published record, or change one of its rows (deadline, citation, name, ...).",
+    )
+    request_user = None
 
     def clean(self):
         cleaned = super().clean()
@@ -67,11 +83,29 @@ class ChangeReasonForm(RecordForm):
             self.add_error("change_reason", "Say why you revert: the reason is kept in the history.")
         return cleaned
 
+    def _post_clean(self):
+        super()._post_clean()  # the instance now holds the new values, its new record included
+        self.row_owners = []
+        if self.request_user is None or not workflow.owner_paths(self._meta.model):
+            return
+        reverting = getattr(self, "reverting", False)
+        if self.instance.pk is not None and not reverting and not set(self.changed_data) - NOT_CONTENT:
+            return
+        stored = None
+        if self.instance.pk is not None:
+            stored = type(self.instance)._default_manager.filter(pk=self.instance.pk).first()
+        try:
+            self.row_owners = workflow.check_row_change(
+                user=self.request_user, rows=[stored, self.instance], note=self.cleaned_data.get("public_note", ""),
+            )
+        except workflow.WorkflowError as refusal:
+            self.add_error(refusal.field if refusal.field in self.fields else None, refusal.message)
+
 
 # Fields of the form that are about the save, not the record.
 NOT_CONTENT = {"publication_status", "opened_version", "change_reason", "public_note"}
 # Fields a save changes by itself; not worth showing in a "changed since" list.
-NOT_SHOWN = {"version", "updated_at", "search_key", "span_end"}
+NOT_SHOWN = {"version", "updated_at", "search_key", "search_text", "span_end"}
 
 
 def changes_since(record, opened_version: int) -> list[str]:
@@ -126,14 +160,6 @@ class StaleEditCheckForm(ChangeReasonForm):
     """
 
     opened_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
-    public_note = forms.CharField(
-        label="Public note (corrections and withdrawals)",
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Shown to readers: “Corrected on <date>: <note>”. Needed when you change or withdraw a "
-        "published record.",
-    )
-    request_user = None
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -175,6 +201,47 @@ class StaleEditCheckForm(ChangeReasonForm):
         except workflow.WorkflowError as refusal:
             field = refusal.field if refusal.field in self.fields else None
             self.add_error(field, refusal.message)
+
+
+# --------------------------------------------------------------------------
+# Inline rows of a published record
+# --------------------------------------------------------------------------
+
+
+class RowGuardFormSet:
+    """Mixed into every inline formset: its added, changed and deleted rows pass ``workflow.check_row_change``.
+
+    ``request_user`` and ``public_note`` (the note field of the page the
+    inline is on) are set by ``RecordAdmin.get_formsets_with_inlines``. A
+    refusal is an error of the whole inline; ``row_owners`` lists the public
+    records the save corrects.
+    """
+
+    request_user = None
+    public_note = ""
+
+    def clean(self):
+        super().clean()
+        self.row_owners = []
+        if self.request_user is None:
+            return
+        rows = []
+        for form in self.forms:
+            if not hasattr(form, "cleaned_data"):
+                continue
+            deleted = self.can_delete and self._should_delete_form(form)
+            if not (deleted or form.has_changed()):
+                continue
+            if form.instance.pk is not None:  # as stored: the record it belonged to until now
+                rows.append(type(form.instance)._default_manager.filter(pk=form.instance.pk).first())
+            if not deleted:
+                rows.append(form.instance)
+        if not any(row is not None for row in rows):
+            return
+        try:
+            self.row_owners = workflow.check_row_change(user=self.request_user, rows=rows, note=self.public_note)
+        except workflow.WorkflowError as refusal:
+            raise ValidationError(refusal.message, code=refusal.code) from None
 
 
 # --------------------------------------------------------------------------

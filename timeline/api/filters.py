@@ -83,8 +83,10 @@ class StrictBooleanFilter(django_filters.Filter):
     field_class = StrictBooleanField
 
 
-def search_filter(help_text):
-    return django_filters.CharFilter(method="filter_nothing", max_length=MAX_Q_LENGTH, help_text=help_text)
+def search_filter(help_text, validators=()):
+    return django_filters.CharFilter(
+        method="filter_nothing", max_length=MAX_Q_LENGTH, help_text=help_text, validators=list(validators)
+    )
 
 
 class VisibleSlugsFilterSet(django_filters.FilterSet):
@@ -135,8 +137,11 @@ class EventFilter(VisibleSlugsFilterSet):
     date_to = django_filters.DateFilter(method="filter_nothing",
                                         help_text="YYYY-MM-DD. Entries whose period starts on or before this day.")
     q = search_filter(
-        f"Text in the title or summary, or the name of a district in any language or script, ignoring case and "
-        f"diacritics. At most {MAX_Q_LENGTH} characters."
+        f"Text in the title or summary, or a name or alias of a district the entry is about, in any language or "
+        f"script, ignoring case and diacritics (Kelbecer finds Kəlbəcər, Кельбаджар finds the entries about "
+        f"Kalbajar). Needs at least {selectors.MIN_SEARCH_RUN} letters or digits in a row (shorter: 400); "
+        f"at most {MAX_Q_LENGTH} characters.",
+        validators=[selectors.validate_event_search],
     )
     updated_since = django_filters.IsoDateTimeFilter(
         method="filter_nothing", help_text="ISO 8601 date-time: entries changed at or after it (for syncing)."

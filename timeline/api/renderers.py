@@ -9,6 +9,7 @@ import csv
 import io
 import json
 
+import orjson
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 
 # A spreadsheet runs a cell that starts with one of these as a formula.
@@ -61,6 +62,36 @@ def _cell(value) -> str:
     if isinstance(value, str):
         return neutralise(value)
     return str(value)
+
+
+class FastJSONRenderer(JSONRenderer):
+    """DRF's ``JSONRenderer`` output written by orjson, several times faster on a page of events.
+
+    Compact, UTF-8, U+2028 and U+2029 escaped as DRF does: the same bytes
+    for strings, integers, booleans and nulls. An indent asked for in the
+    media type, and whatever orjson refuses (integers past 64 bits, lone
+    surrogates, keys that are not strings), go to DRF's renderer; dates,
+    decimals and lazy strings are converted by DRF's own encoder. Floats
+    keep their value but may be written differently below 1e-4 (0.00001
+    for 1e-05), so it serves views without floats (the events).
+    """
+
+    _encoder = JSONRenderer.encoder_class()
+    _options = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if data is None or self.ensure_ascii or not self.compact:
+            return super().render(data, accepted_media_type, renderer_context)
+        if self.get_indent(accepted_media_type, renderer_context or {}) is not None:
+            return super().render(data, accepted_media_type, renderer_context)
+        try:
+            body = orjson.dumps(data, default=self._default, option=self._options)
+        except TypeError:  # orjson.JSONEncodeError
+            return super().render(data, accepted_media_type, renderer_context)
+        return body.replace(b"\xe2\x80\xa8", b"\\u2028").replace(b"\xe2\x80\xa9", b"\\u2029")
+
+    def _default(self, value):
+        return self._encoder.default(value)
 
 
 def _page_links(data, renderer_context) -> object:

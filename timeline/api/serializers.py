@@ -15,9 +15,10 @@ import datetime as dt
 from django.db.models import Manager
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
-from rest_framework import serializers
+from rest_framework import ISO_8601, serializers
+from rest_framework.settings import api_settings
 
-from timeline import asof, implementation
+from timeline import asof, dates, implementation, links
 from timeline.models import (
     Agreement,
     Conflict,
@@ -50,6 +51,11 @@ def _everything_visible(context) -> bool:
 def _as_of(context) -> dt.date | None:
     """The day of ``?as_of=`` (the view puts it in the context), or None for today's record."""
     return context.get("as_of")
+
+
+def _today(context) -> dt.date:
+    """Today, or with ``?known_at=`` the day it was then: what overdue and current statuses are decided against."""
+    return context.get("today") or timezone.localdate()
 
 
 class VisibleListSerializer(serializers.ListSerializer):
@@ -271,7 +277,7 @@ class DeadlineBriefSerializer(serializers.Serializer):
     overdue = serializers.SerializerMethodField()
 
     def get_overdue(self, obj) -> bool:
-        return is_overdue(obj)
+        return is_overdue(obj, _today(self.context))
 
     def to_representation(self, obj):
         data = super().to_representation(obj)
@@ -310,7 +316,7 @@ class DeadlineSerializer(DeadlineBriefSerializer):
                 if obj.district_id else None, "status": handover.status}
 
     def get_overdue(self, obj) -> bool:
-        return is_overdue(obj)
+        return is_overdue(obj, _today(self.context))
 
 
 class SignatorySerializer(serializers.Serializer):
@@ -349,7 +355,17 @@ class StatusEntrySerializer(serializers.Serializer):
                                        help_text="True when it follows from completed handovers, not typed by an editor.")
     note = serializers.CharField(read_only=True)
     sources = CitationSerializer(source="citations", many=True, read_only=True)
-    evidence = EvidenceSerializer(source="*", read_only=True)
+    evidence = EvidenceSerializer(
+        source="*", read_only=True, allow_null=True,
+        help_text="Null with known_at for an entry editors recorded: which records they linked as its evidence "
+        "is not kept in the history, so it cannot be told as it was then.",
+    )
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if self.context.get("known_at") is not None and not instance.derived:
+            data["evidence"] = None  # see timeline.record_time.WITHOUT_HISTORY
+        return data
 
 
 class ProvisionDeadlineSerializer(serializers.Serializer):
@@ -404,7 +420,7 @@ class ImplementationSerializer(serializers.Serializer):
 
 def provision_states(agreement, context) -> list:
     """The agreement's provisions as of the context's day, computed once per agreement."""
-    day = _as_of(context) or implementation.today()
+    day = _as_of(context) or _today(context)
     cached = getattr(agreement, "_provision_states", None)
     if cached is None or cached[0] != day:
         cached = (day, [implementation.provision_state(p, day) for p in agreement.provisions.all()])
@@ -539,6 +555,100 @@ class EventSerializer(serializers.Serializer):
     url = AbsoluteURLField()
     status = status_field()
     updated_at = serializers.DateTimeField(read_only=True)
+
+
+_DATETIME = serializers.DateTimeField(read_only=True)
+
+
+def _datetime_representer():
+    """``DateTimeField().to_representation`` for a whole list, with the reader's zone looked up once."""
+    zone = _DATETIME.default_timezone()
+    if zone is None or (api_settings.DATETIME_FORMAT or "").lower() != ISO_8601:
+        return _DATETIME.to_representation
+
+    def represent(value):
+        if value is None or value.utcoffset() is None:
+            return _DATETIME.to_representation(value)
+        text = value.astimezone(zone).isoformat()
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+    return represent
+def event_url_maker(request):
+    """A function slug -> what ``AbsoluteURLField`` gives for that event, for a whole list:
+    no ``reverse()`` per row (``links.slug_paths``) and one ``build_absolute_uri``."""
+    path = links.slug_paths("timeline:event-detail")
+    if request is None:
+        return path
+    marker = "slug-placeholder"
+    prefix, suffix = path(marker).split(marker, 1)
+    prefix = request.build_absolute_uri(prefix)
+
+    def url(slug: str) -> str:
+        if links.is_plain_slug(slug):
+            return f"{prefix}{slug}{suffix}"
+        return request.build_absolute_uri(path(slug))
+
+    return url
+
+
+def event_list_data(rows, related, *, request=None, include_unpublished: bool = False) -> list[dict]:
+    """The ``EventSerializer`` representation of a page of events, built from light rows.
+
+    ``rows`` come from ``selectors.event_rows`` and ``related`` from
+    ``selectors.event_related_rows`` (which already left out the districts,
+    parties and sources the reader may not see). The output is the same, key
+    for key and in the same order, as ``EventSerializer(many=True)`` over the
+    same events (``test_event_list_data.py`` compares them), at a fraction of
+    the cost: no serializer field is bound or called per row.
+    """
+    url = event_url_maker(request)
+    everything = include_unpublished
+    datetime_repr = _datetime_representer()
+    districts, parties, citations = related.districts, related.parties, related.citations
+    data = []
+    for row in rows:
+        claimed_by = agreement = handover = None
+        if row.claimed_by_id is not None and (everything or row.claimed_by__publication_status == PUBLISHED):
+            claimed_by = {"slug": row.claimed_by__slug, "name": row.claimed_by__name}
+        if row.agreement_id is not None and (everything or row.agreement__publication_status == PUBLISHED):
+            agreement = {"slug": row.agreement__slug, "title": row.agreement__title}
+        if row.handover_id is not None and (everything or row.handover__publication_status == PUBLISHED):
+            district = None
+            if row.handover__district_id is not None and (
+                everything or row.handover__district__publication_status == PUBLISHED
+            ):
+                district = {"slug": row.handover__district__slug, "name": row.handover__district__name}
+            handover = {"id": row.handover_id, "district": district, "status": row.handover__status}
+        end_date, end_precision = row.end_date, row.end_date_precision
+        data.append({
+            "id": row.pk,
+            "slug": row.slug,
+            "title": row.title,
+            "summary": row.summary,
+            "body": row.body,
+            "kind": row.kind,
+            "origin": row.origin,
+            "date": row.date.isoformat(),
+            "date_precision": row.date_precision,
+            "end_date": end_date.isoformat() if end_date is not None else None,
+            "end_date_precision": end_precision,
+            "date_display": dates.format_span(row.date, row.date_precision, end_date, end_precision or None),
+            "is_claim": row.claimed_by_id is not None,
+            "claimed_by": claimed_by,
+            "districts": [{"slug": slug, "name": name} for slug, name in districts.get(row.pk, ())],
+            "parties": [{"slug": slug, "name": name} for slug, name in parties.get(row.pk, ())],
+            "agreement": agreement,
+            "handover": handover,
+            "sources": [
+                {"source": {"slug": slug, "title": title, "publisher": publisher, "url": source_url},
+                 "passage": passage, "locator": locator}
+                for slug, title, publisher, source_url, passage, locator in citations.get(row.pk, ())
+            ],
+            "url": url(row.slug),
+            "status": row.publication_status,
+            "updated_at": datetime_repr(row.updated_at),
+        })
+    return data
 
 
 # --------------------------------------------------------------------------

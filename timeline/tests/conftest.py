@@ -1,6 +1,15 @@
 import pytest
+from django.core.cache import caches
 
+from timeline.cache import CACHE_ALIAS
 from timeline.tests import factories
+
+
+@pytest.fixture(autouse=True)
+def fresh_response_cache():
+    """Anonymous answers are cached (timeline.cache): no test may be answered from another's."""
+    caches[CACHE_ALIAS].clear()
+    yield
 
 
 @pytest.fixture

@@ -18,9 +18,10 @@ from timeline import models, services
 from timeline.tests import factories
 from timeline.tests.site_demo import DEMO_FILE
 
+# Not content: the publication log, and the record clock of the response cache (timeline.cache).
 CONTENT_MODELS = [
     m for m in apps.get_app_config("timeline").get_models()
-    if not m._meta.model_name.startswith("historical") and m is not models.Publication
+    if not m._meta.model_name.startswith("historical") and m not in (models.Publication, models.RecordClock)
 ]
 
 

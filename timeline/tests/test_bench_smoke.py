@@ -29,6 +29,8 @@ ENDPOINTS = [
     "handover tracker API",
     "handover tracker page /handovers/",
     "timeline page / ?district=",
+    "cached: events list (district + dates, 100/page)",
+    "cached: timeline page / ?district=",
     "304 revalidation (events list)",
 ]
 BASELINED = ENDPOINTS[:7]
@@ -105,6 +107,14 @@ def test_the_report_states_machine_versions_command_and_every_target(smoke):
     assert any("page sizes 10 and 500" in t for t in targets)
     assert any("within 2x of the events list" in t for t in targets)
     assert any("import_timeline" in t for t in targets)
+
+
+def test_answers_from_the_response_cache_cost_the_record_clock_query_only(smoke):
+    report, _ = smoke
+    counts = report["sizes"][0]["queries"]["project"]
+    assert counts["304 revalidation (events list)"] == {"queries": 1, "status": 304}
+    assert counts["cached: events list (district + dates, 100/page)"] == {"queries": 1, "status": 200}
+    assert counts["events list (district + dates, 100/page)"]["queries"] > 1  # measured with the cache off
 
 
 def test_sql_per_request_does_not_depend_on_the_page_size(smoke):

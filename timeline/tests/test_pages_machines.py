@@ -87,5 +87,15 @@ def test_every_page_links_the_feeds_and_has_a_skip_link_and_landmarks(client):
     assert '<a href="/feeds/deadlines.ics">Deadlines (calendar)</a>' in html
 
 
+def test_every_page_links_the_changes_feed_the_releases_and_the_api_docs(client):
+    """Readers who cite the record find the change feed and the citable releases from any page."""
+    html = client.get("/districts/").content.decode()
+    assert 'type="application/atom+xml" title="Every published change, corrections and withdrawals (Atom)" ' \
+        'href="/feeds/changes.atom"' in html
+    assert '<a href="/feeds/changes.atom">Corrections and changes (Atom feed)</a>' in html
+    assert '<a href="/data/releases/">Dataset releases (citable downloads)</a>' in html
+    assert '<a href="/api/v1/docs/">API documentation</a>' in html
+
+
 def test_pages_refuse_writes_with_405(client):
     assert client.post("/").status_code == 405

@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from timeline import services
-from timeline.models import Discrepancy, Event, PublicationStatus
+from timeline import asof, implementation, selectors, services
+from timeline.models import Discrepancy, Event, Handover, PublicationStatus
 from timeline.tests import factories
 from timeline.tests.pages import inline_script_code, main_text, queries_for, text_of
 from timeline.tests.site_demo import build_demo, load_demo
@@ -48,7 +48,7 @@ def test_an_event_page_links_its_agreement_and_handover(client, demo):
     event = Event.objects.get(origin=Event.Origin.HANDOVER_COMPLETED, handover__district__slug="kalbajar")
     html = client.get(event.get_absolute_url()).content.decode()
     assert '<a href="/agreements/trilateral-statement-2020/">Trilateral statement of 9 November 2020</a>' in html
-    assert '<a href="/handovers/#handover-kalbajar">Kalbajar: Armenia → Azerbaijan</a> (completed)' in html
+    assert '<a href="/handovers/?district=kalbajar#handover-kalbajar">Kalbajar: Armenia → Azerbaijan</a> (completed)' in html
 
 
 def test_a_claim_page_names_the_party_that_makes_it(client, demo):
@@ -316,3 +316,63 @@ def test_the_tracker_runs_the_same_number_of_queries_for_3_or_30_handovers(clien
     _districts_with_handovers(27)
     with django_assert_num_queries(expected):
         client.get("/handovers/")
+
+
+def _scheduled_handovers(count):
+    agreement = factories.AgreementFactory()
+    for n in range(count):
+        factories.HandoverFactory(deadline__agreement=agreement, deadline__district__name=f"Place {n:02d}",
+                                  deadline__original_due_on=dt.date(2021, 1, 1) + dt.timedelta(days=n))
+
+
+def test_the_tracker_shows_fifty_handovers_a_page_with_previous_and_next_links(client):
+    _scheduled_handovers(55)
+    first = client.get("/handovers/")
+    html = first.content.decode()
+    assert html.count('<tr id="handover-') == 50
+    assert "Showing 1–50 of 55 handovers." in main_text(first)
+    assert "Place 49" in html and "Place 50" not in html
+    assert '<a href="?page=2" rel="next">Next<span class="visually-hidden"> page</span></a>' in html
+    assert 'rel="prev"' not in html
+    second = client.get("/handovers/?page=2")
+    assert second.content.decode().count('<tr id="handover-') == 5
+    assert "Showing 51–55 of 55 handovers." in main_text(second)
+    assert '<a href="?page=1" rel="prev">' in second.content.decode()
+
+
+def test_every_page_of_the_tracker_counts_all_handovers(client):
+    _scheduled_handovers(55)
+    assert "55 scheduled" in main_text(client.get("/handovers/?page=2"))
+
+
+def test_a_bad_tracker_page_number_shows_a_message_instead_of_failing(client, demo):
+    response = client.get("/handovers/?page=9")
+    assert response.status_code == 200
+    assert "There is no page 9; showing the last page, 1." in main_text(response)
+
+
+def test_the_tracker_of_one_district_keeps_its_handovers_only(client, demo):
+    text = main_text(client.get("/handovers/?district=kalbajar"))
+    assert "Handovers of Kalbajar only." in text
+    assert "Kalbajar" in text and "Aghdam" not in text and "Lachin" not in text
+
+
+def test_the_tracker_of_an_unknown_district_says_so_and_shows_every_handover(client, demo):
+    response = client.get("/handovers/?district=atlantis")
+    assert response.status_code == 400
+    text = main_text(response)
+    assert "No published district has the address “atlantis”; showing every handover." in text
+    assert "Kalbajar" in text and "Lachin" in text
+
+
+@pytest.mark.parametrize("day", [dt.date(2020, 11, 10), dt.date(2020, 11, 14), dt.date(2020, 11, 29), None])
+def test_the_tracker_summary_counts_each_status_as_the_rows_show_it(day):
+    _districts_with_handovers(2)  # postponed on the 14th, completed on the 29th
+    factories.HandoverFactory()  # scheduled
+    factories.HandoverFactory(cancelled_on=dt.date(2020, 11, 20))
+    handovers = list(asof.handovers(selectors.handover_list(), day))
+    expected = dict.fromkeys(Handover.Status.values, 0)
+    for handover in handovers:
+        expected[asof.handover_state(handover, day).status] += 1
+    assert selectors.handover_status_counts(asof.handovers(selectors.handover_list(), day),
+                                            day or implementation.today()) == expected

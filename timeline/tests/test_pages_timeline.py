@@ -3,7 +3,12 @@ import json
 import re
 
 import pytest
+from django.core.cache import caches
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
+from timeline import views
+from timeline.cache import CACHE_ALIAS
 from timeline.models import Event, Precision, PublicationStatus
 from timeline.tests import factories
 from timeline.tests.pages import inline_script_code, main_text, queries_for
@@ -226,6 +231,53 @@ def test_the_timeline_runs_the_same_number_of_queries_for_3_or_30_entries(client
     _events(3, district, party, source)
     expected = queries_for(client, url)
     _events(27, district, party, source)
+    client.get(url)  # the first answer after a change of the record reloads the filter's option lists
+    caches[CACHE_ALIAS].clear()
     with django_assert_num_queries(expected):
         response = client.get(url)
     assert response.status_code == 200
+
+
+def test_the_filter_reads_its_option_lists_once_per_version_of_the_record(client, demo, django_assert_num_queries):
+    first = queries_for(client, "/?kind=military")  # its warm-up read the districts, parties and agreements
+    caches[CACHE_ALIAS].clear()
+    with django_assert_num_queries(first):
+        client.get("/?kind=political")
+    factories.PartyFactory(name="Newly published party")
+    caches[CACHE_ALIAS].clear()
+    with django_assert_num_queries(first + 3):
+        client.get("/?kind=political")
+
+
+def test_a_district_published_since_the_last_answer_is_in_the_filter(client, demo):
+    client.get("/")
+    factories.DistrictFactory(name="Newtown", slug="newtown")
+    assert '<option value="newtown">Newtown</option>' in client.get("/?kind=military").content.decode()
+
+
+def test_a_timeline_the_visual_timeline_holds_whole_is_counted_without_a_count_query(client, demo):
+    client.get("/?district=kalbajar")
+    caches[CACHE_ALIAS].clear()
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/?district=kalbajar")
+    assert "entries match these filters." in main_text(response)
+    assert not [q for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+
+
+def test_past_the_visual_limit_the_count_is_exact(client, monkeypatch):
+    monkeypatch.setattr(views, "VISUAL_LIMIT", 3)
+    _events(7, factories.DistrictFactory(), factories.PartyFactory(), factories.SourceFactory())
+    response = client.get("/")
+    assert "7 entries." in main_text(response)
+    assert "only the first 3 are drawn" in main_text(response)
+
+
+def test_past_the_count_limit_the_page_says_more_than_and_where_pages_stop(client, monkeypatch):
+    monkeypatch.setattr(views, "VISUAL_LIMIT", 3)
+    monkeypatch.setattr(views, "COUNT_LIMIT", 5)
+    monkeypatch.setattr(views, "PAGE_SIZE", 2)
+    _events(9, factories.DistrictFactory(), factories.PartyFactory(), factories.SourceFactory())
+    text = main_text(client.get("/"))
+    assert "More than 5 entries; showing 1–2." in text
+    text = main_text(client.get("/?page=7"))
+    assert "Pages stop at 3: more than 5 entries match." in text

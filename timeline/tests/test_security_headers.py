@@ -194,3 +194,15 @@ def test_a_party_colour_can_only_be_a_hex_colour_so_style_attributes_carry_nothi
         party.full_clean(exclude=["slug"])
 
     assert "colour" in refused.value.message_dict
+
+
+@pytest.mark.django_db
+def test_a_304_keeps_the_policy_the_browser_stored_with_the_page(client):
+    """A 304 replaces stored headers: a strict policy on it would block the page's own exceptions."""
+    factories.EventFactory()
+    first = client.get("/")
+    assert "style-src-attr" in policy(first)
+    again = client.get("/", HTTP_IF_NONE_MATCH=first["ETag"])
+    assert again.status_code == 304
+    assert not again.has_header("Content-Security-Policy")
+    assert not again.has_header("Content-Security-Policy-Report-Only")

@@ -1,4 +1,8 @@
-"""Load a dataset file (see docs/dataset-format.md) into the database, all or nothing."""
+"""Load a dataset file (see docs/dataset-format.md) into the database, all or nothing.
+
+The file is read in two passes, never whole (``dataset.load_file``), so its size
+is not bounded by memory; standard input is copied to a temporary file first.
+"""
 
 import sys
 from pathlib import Path
@@ -10,8 +14,9 @@ from timeline import dataset
 
 class Command(BaseCommand):
     help = (
-        "Load a conflict-timeline dataset (JSON) in one transaction. Records are matched by slug; "
-        "rows that already hold the file's values are left untouched, so importing twice changes nothing."
+        "Load a conflict-timeline dataset (JSON) in one transaction, reading its events in batches. Records "
+        "are matched by slug; rows that already hold the file's values are left untouched, so importing twice "
+        "changes nothing."
     )
 
     def add_arguments(self, parser):

@@ -36,19 +36,21 @@ def grow(conflict, n):
 
 
 @pytest.mark.parametrize(("path", "queries"), [
-    ("/api/v1/events/", 4),  # events, districts, parties, citations
-    ("/api/v1/events/?district={district}&party={party}&q=war", 6),  # + slug checks of both filters
-    ("/api/v1/districts/", 5),  # count, districts, aliases, handovers and control changes of the page
-    ("/api/v1/parties/", 2),
-    ("/api/v1/sources/", 2),
+    # Each count starts with the record clock's query: anonymous answers are cached under its
+    # version (timeline.cache), and every request below is a cache miss (new data or a new URL).
+    ("/api/v1/events/", 1 + 2),  # events; their districts, parties and citations in one UNION
+    ("/api/v1/events/?district={district}&party={party}&q=war", 1 + 4),  # + slug checks of both filters
+    ("/api/v1/districts/", 1 + 5),  # count, districts, aliases, handovers and control changes of the page
+    ("/api/v1/parties/", 1 + 2),
+    ("/api/v1/sources/", 1 + 2),
     # count, agreements, signatories, provisions, deadlines, their postponements, agreed_by and citations,
     # the agreements' citations, discrepancies and their sources
-    ("/api/v1/agreements/", 11),
-    ("/api/v1/deadlines/", 6),  # count, deadlines, postponements, agreed_by, postponement citations, citations
-    ("/api/v1/handovers/", 6),  # the same, through each handover's deadline
-    ("/api/v1/deadlines/?overdue=true", 6),
-    ("/api/v1/events/?format=csv", 4),
-    ("/api/v1/districts/?format=geojson", 5),
+    ("/api/v1/agreements/", 1 + 11),
+    ("/api/v1/deadlines/", 1 + 6),  # count, deadlines, postponements, agreed_by, postponement citations, citations
+    ("/api/v1/handovers/", 1 + 6),  # the same, through each handover's deadline
+    ("/api/v1/deadlines/?overdue=true", 1 + 6),
+    ("/api/v1/events/?format=csv", 1 + 2),
+    ("/api/v1/districts/?format=geojson", 1 + 5),
 ])
 def test_a_list_runs_a_constant_number_of_queries_for_3_or_30_rows_and_page_size_10_or_500(anon, world, django_assert_num_queries, path, queries):
     path = path.format(district="kalbajar", party="armenia")
@@ -64,10 +66,10 @@ def test_a_list_runs_a_constant_number_of_queries_for_3_or_30_rows_and_page_size
         assert response.status_code == 200
 
 
-def test_the_event_list_is_still_four_queries_deep_into_the_cursor(anon, world, django_assert_num_queries):
+def test_the_event_list_runs_as_many_queries_deep_into_the_cursor(anon, world, django_assert_num_queries):
     many_events(world.conflict, 25)
     url = "/api/v1/events/?page_size=5"
     for _ in range(4):
         url = anon.get(url).json()["next"]
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(1 + 2):  # the record clock (timeline.cache), then the page
         assert anon.get(url).status_code == 200

@@ -23,8 +23,9 @@ def create_bodies(world):
                     "published_on_precision": "year", "url": "https://example.org/report"},
         "agreements": {"title": "Second statement", "kind": "joint_statement", "signed_on": "2021-01-11",
                        "conflict": "test-conflict"},
+        # The agreement is published: a deadline added to it corrects it, with a public note.
         "deadlines": {"agreement": "trilateral-statement", "obligation": "Return of Lachin", "district": "lachin",
-                      "original_due_on": "2020-12-01"},
+                      "original_due_on": "2020-12-01", "public_note": "A deadline was missing."},
         "handovers": {"district": "lachin", "agreement": "trilateral-statement", "from_party": "armenia",
                       "to_party": "azerbaijan", "publication_status": "published"},
     }
@@ -167,6 +168,8 @@ def test_an_editor_deletes_a_draft_nothing_depends_on(editor, world, collection)
     else:
         path = detail_path(world, collection)
         model = MODELS[collection]
+        if collection == "deadlines":  # a deadline is a row of its agreement: a draft agreement's is free
+            Agreement.objects.filter(slug="trilateral-statement").update(publication_status="draft", published_at=None)
         if hasattr(model, "publication_status"):
             model.objects.filter(pk=model.objects.get(**lookup_of(path)).pk).update(
                 publication_status="draft", published_at=None
@@ -262,8 +265,9 @@ def test_a_new_deadline_starts_due_on_its_original_date_and_gets_its_entry(edito
 
 
 def postpone_body(**overrides):
+    # The deadline's agreement is published: a postponement corrects it, with a public note.
     return {"to_date": "2020-11-30", "decided_on": "2020-11-18", "requested_by": "armenia",
-            "agreed_by": ["azerbaijan"], "reason": "Roads.", **overrides}
+            "agreed_by": ["azerbaijan"], "reason": "Roads.", "public_note": "Postponed.", **overrides}
 
 
 def test_postponing_a_deadline_moves_due_on_and_keeps_the_original(editor, world):

@@ -1,0 +1,90 @@
+"""The timeline page's helpers written in Python say what the templates and filters they replace said."""
+
+import datetime as dt
+import json
+import re
+
+import pytest
+from django.template import Context, Template
+from django.utils.html import json_script
+
+from timeline import selectors
+from timeline.models import PublicationStatus
+from timeline.templatetags.timeline_tags import json_data, timeline_entry
+from timeline.tests import factories
+
+pytestmark = pytest.mark.django_db
+
+# templates/timeline/_event.html as it was before the entry moved to Python: the reference.
+ENTRY_TEMPLATE = """{% comment %}One timeline entry. With: event, level (heading level of its title).{% endcomment %}
+<article class="entry{% if event.is_claim %} entry--claim{% endif %}" id="event-{{ event.slug }}" aria-labelledby="title-{{ event.slug }}">
+  <p class="entry__meta">
+    <time datetime="{{ event.date_iso }}">{{ event.date_display }}</time>
+    <span class="entry__kind">{{ event.get_kind_display }}</span>
+  </p>
+  {% if event.is_claim %}<p class="claim-label">Claim by {{ event.claimed_by.name }}</p>{% endif %}
+  <h{{ level|default:3 }} class="entry__title" id="title-{{ event.slug }}"><a href="{{ event.get_absolute_url }}">{{ event.title }}</a></h{{ level|default:3 }}>
+  <p class="entry__summary">{{ event.summary }}</p>
+  {% with districts=event.districts.all parties=event.parties.all %}
+  {% if districts or parties %}
+  <dl class="entry__tags">
+    {% if districts %}<div><dt>Districts</dt><dd>{% for d in districts %}<a href="{{ d.get_absolute_url }}">{{ d.name }}</a>{% if not forloop.last %}, {% endif %}{% endfor %}</dd></div>{% endif %}
+    {% if parties %}<div><dt>Parties</dt><dd>{% for p in parties %}<a href="{{ p.get_absolute_url }}">{{ p.name }}</a>{% if not forloop.last %}, {% endif %}{% endfor %}</dd></div>{% endif %}
+  </dl>
+  {% endif %}
+  {% endwith %}
+  {% with citations=event.citations.all %}
+  {% if citations %}
+  <div class="entry__sources">
+    <span class="entry__sources-label">Sources:</span>
+    <ul class="inline-list">
+      {% for c in citations %}{% if c.source.is_published %}
+      <li><cite>{% if c.source.url %}<a href="{{ c.source.url }}" rel="noopener">{{ c.source.title }}</a>{% else %}{{ c.source.title }}{% endif %}</cite>{% if c.source.publisher %} ({{ c.source.publisher }}){% endif %}{% if c.locator %}, {{ c.locator }}{% endif %}</li>
+      {% endif %}{% endfor %}
+    </ul>
+  </div>
+  {% endif %}
+  {% endwith %}
+</article>
+"""
+
+
+@pytest.fixture
+def entries():
+    """Events with and without districts, parties, claims and sources of every shape."""
+    district = factories.DistrictFactory(name="Kəlbəcər <&> \"Karvachar\"", slug="kelbecer")
+    party = factories.PartyFactory(name="O'Brien & Sons")
+    bare = factories.EventFactory(title="Nothing else", summary="Only a title.", date=dt.date(1992, 1, 1),
+                                  date_precision="year", end_date=dt.date(1994, 1, 1), end_date_precision="year")
+    claim = factories.EventFactory(title="<b>Shelling</b> reported", claimed_by=party, districts=[district],
+                                   parties=[party, factories.PartyFactory(name="Other")], kind="statement")
+    factories.CitationFactory(event=claim, locator="p. 3", source__url="https://example.org/?a=1&b=2")
+    factories.CitationFactory(event=claim, locator="", source__publisher="", source__url="")
+    factories.CitationFactory(event=claim, source__publication_status=PublicationStatus.DRAFT)
+    only_parties = factories.EventFactory(parties=[party], date=dt.date(2020, 11, 1), date_precision="month")
+    unpublished_only = factories.EventFactory(districts=[district])
+    factories.CitationFactory(event=unpublished_only, source__publication_status=PublicationStatus.DRAFT)
+    return [bare, claim, only_parties, unpublished_only]
+
+
+@pytest.mark.parametrize("level", [3, 4])
+def test_the_entry_is_what_its_template_wrote(entries, level):
+    template = Template(ENTRY_TEMPLATE)
+    for event in selectors.event_list().filter(pk__in=[e.pk for e in entries]):
+        assert timeline_entry(event, level) == template.render(Context({"event": event, "level": level}))
+
+
+def test_the_entry_of_a_list_page_is_the_same_from_its_lean_rows(entries):
+    full = {event.pk: timeline_entry(event, 4) for event in selectors.event_list()}
+    lean = {event.pk: timeline_entry(event, 4) for event in selectors.event_entries()}
+    assert lean == full
+
+
+def test_the_visual_timeline_data_says_what_json_script_says_and_cannot_close_its_element():
+    data = [{"title": "Kəlbəcər </script><script>alert(1)</script> & \u2028", "id": 7, "end": None}]
+    written = str(json_data(data, "visual-items"))
+    assert written.startswith('<script id="visual-items" type="application/json">')
+    assert "</script>" not in written[: -len("</script>")] and "\u2028" not in written
+    body = re.search(r">(.*)</script>$", written, re.S).group(1)
+    reference = re.search(r">(.*)</script>$", str(json_script(data, "visual-items")), re.S).group(1)
+    assert json.loads(body) == json.loads(reference) == data
