@@ -113,9 +113,35 @@ def can_change_in_place(user, record) -> bool:
 
 
 def last_change_by(record) -> int | None:
-    """The id of the user who made the latest recorded change of ``record`` (None if unknown)."""
-    row = record.history.order_by("-history_date", "-history_id").values_list("history_user_id", flat=True).first()
-    return row
+    """The id of the user who made the latest recorded change of ``record`` or of its rows (None if unknown).
+
+    The rows readers see as part of the record (``ROW_OWNERS``: an agreement's provisions
+    and deadlines, an event's citations, ...) count: a reviewer who adds a provision to an
+    editor's agreement has made its latest change and cannot publish it alone.
+    """
+    latest = record.history.order_by("-history_date", "-history_id").values_list(
+        "history_date", "history_user_id"
+    ).first()
+    for model, path in _row_paths_to(type(record)):
+        row = model.history.filter(**{path: record.pk}).order_by("-history_date", "-history_id").values_list(
+            "history_date", "history_user_id"
+        ).first()
+        if row is not None and (latest is None or row[0] > latest[0]):
+            latest = row
+    return latest[1] if latest else None
+
+
+def _row_paths_to(owner_model) -> list[tuple[type, str]]:
+    """``(row model, lookup)`` for every kind of row that belongs to records of ``owner_model``."""
+    found = []
+    for model, paths in ROW_OWNERS.items():
+        for path in paths:
+            target = model
+            for step in path.split("__"):
+                target = target._meta.get_field(step).related_model
+            if target is owner_model:
+                found.append((model, path))
+    return found
 
 
 # --------------------------------------------------------------------------

@@ -280,3 +280,45 @@ def test_drafts_are_invisible_everywhere_public(client, status):
         assert "secret-entry" not in response.content.decode(), path
     assert "Public entry" in pages["/"].content.decode()
     assert [row["title"] for row in pages["/api/v1/events/"].json()["results"]] == ["Public entry"]
+
+
+def agreement_in_review_by(editor):
+    with workflow.change_context(user=editor, reason="first draft"):
+        agreement = factories.AgreementFactory(publication_status=PublicationStatus.DRAFT)
+    workflow.submit_for_review(record=agreement, user=editor)
+    agreement.refresh_from_db()
+    return agreement
+
+
+def test_four_eyes_counts_a_row_the_reviewer_added_to_the_record(editor, reviewer):
+    """A provision is part of its agreement: the reviewer who added it made the latest change."""
+    agreement = agreement_in_review_by(editor)
+    with workflow.change_context(user=reviewer, reason="added point 9"):
+        factories.ProvisionFactory(agreement=agreement, number="9")
+
+    with pytest.raises(workflow.WorkflowError, match="Four eyes"):
+        workflow.publish(record=agreement, user=reviewer)
+    agreement.refresh_from_db()
+    assert agreement.publication_status == IN_REVIEW
+
+
+def test_four_eyes_lets_another_reviewer_publish_after_a_reviewers_row_change(editor, reviewer, second_reviewer):
+    agreement = agreement_in_review_by(editor)
+    with workflow.change_context(user=reviewer, reason="added point 9"):
+        factories.ProvisionFactory(agreement=agreement, number="9")
+
+    workflow.publish(record=agreement, user=second_reviewer)
+
+    agreement.refresh_from_db()
+    assert agreement.publication_status == PUBLISHED
+
+
+def test_four_eyes_ignores_rows_of_other_records(editor, reviewer):
+    agreement = agreement_in_review_by(editor)
+    with workflow.change_context(user=reviewer, reason="elsewhere"):
+        factories.ProvisionFactory(number="9")  # another agreement's provision
+
+    workflow.publish(record=agreement, user=reviewer)
+
+    agreement.refresh_from_db()
+    assert agreement.publication_status == PUBLISHED
