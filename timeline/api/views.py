@@ -80,6 +80,7 @@ class ConditionalGetMixin:
     """
 
     def finalize_response(self, request, response, *args, **kwargs):
+        self.errors_in_json(request, response)
         response = super().finalize_response(request, response, *args, **kwargs)
         # An answer at ?known_at= reflects that moment; every other answer under /api/ is stamped with
         # the moment it was computed by timeline.api.middleware.RecordTimeMiddleware.
@@ -101,6 +102,20 @@ class ConditionalGetMixin:
                     not_modified[header] = response[header]
             return not_modified
         return response
+
+
+    def errors_in_json(self, request, response) -> None:
+        """An error is JSON (the ``Error`` schema) even when ``?format=csv`` or GeoJSON was asked for:
+        a spreadsheet or map client gets a message it can show, not a one-cell table."""
+        renderer = getattr(request, "accepted_renderer", None)
+        if not isinstance(response, Response) or response.status_code < 400 or renderer is None:
+            return
+        if renderer.format in ("json", "api"):
+            return
+        json_renderer = next((r for r in self.renderer_classes if r.format == "json"), None)
+        if json_renderer is not None:
+            request.accepted_renderer = json_renderer()
+            request.accepted_media_type = json_renderer.media_type
 
 
 # --------------------------------------------------------------------------

@@ -46,3 +46,28 @@ def test_an_unknown_format_is_a_documented_404_not_a_500(anon, schema):
     response = anon.get("/api/v1/sources/", {"format": "AAA"})
     assert response.status_code == 404
     assert "404" in schema["paths"]["/api/v1/sources/"]["post"]["responses"]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "geojson"])
+def test_an_error_to_a_csv_or_geojson_request_is_the_documented_json_error(anon, fmt):
+    """Found by an external schemathesis run: a 404 asked for as CSV came back as text/csv."""
+    response = anon.get("/api/v1/districts/no-such-district/", {"format": fmt})
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert "detail" in response.json()
+
+
+def test_a_bad_filter_on_a_csv_list_is_a_json_400_naming_it(anon):
+    response = anon.get("/api/v1/events/", {"format": "csv", "date_from": "nonsense"})
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert "date_from" in response.json()["errors"]
+
+
+def test_a_csv_list_is_still_csv(anon, db):
+    from timeline.tests import factories
+
+    factories.EventFactory()
+    response = anon.get("/api/v1/events/", {"format": "csv"})
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
