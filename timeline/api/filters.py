@@ -6,9 +6,12 @@ The event filters delegate to ``selectors.event_filter`` so the public pages
 and the API select exactly the same events.
 """
 
+import copy
+
 import django_filters
 from django import forms
 from django.core.validators import validate_slug
+from django.http import QueryDict
 from django.utils import timezone
 from django_filters.widgets import QueryArrayWidget
 from drf_spectacular.types import OpenApiTypes
@@ -83,13 +86,73 @@ class StrictBooleanFilter(django_filters.Filter):
     field_class = StrictBooleanField
 
 
+def _field_copy(field: forms.Field) -> forms.Field:
+    """What ``Field.__deepcopy__`` copies (the field, its widget, validators and messages), one
+    level deep: the widget's attributes and the choices stay shared, and no request changes them."""
+    result = copy.copy(field)
+    result.widget = copy.copy(field.widget)
+    result.validators = field.validators[:]
+    result.error_messages = field.error_messages.copy()
+    return result
+
+
+class _FieldsCopiedShallow(dict):
+    """A form's ``base_fields`` whose per-form copy is one level deep (see ``SharedFormFilterSet``)."""
+
+    def __deepcopy__(self, memo):
+        return {name: _field_copy(field) for name, field in self.items()}
+
+
+class SharedFormFilterSet(django_filters.FilterSet):
+    """A FilterSet that builds its form class once, not on every request.
+
+    django-filter deep-copies every filter and builds a new form class per request, and the
+    form then deep-copies every field (widgets, choices, validators): about a millisecond of
+    each API list request, for objects no request changes. Here the filters and fields are
+    copied shallowly and the form class is made once per FilterSet class. Filters whose field
+    depends on the request (``ModelChoiceFilter`` and the like) are refused.
+    """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls._shared_form_class = None
+
+    def __init__(self, data=None, queryset=None, *, request=None, prefix=None):
+        if queryset is None:
+            queryset = self._meta.model._default_manager.all()
+        self.is_bound = data is not None
+        self.data = data or QueryDict()
+        self.queryset = queryset
+        self.request = request
+        self.form_prefix = prefix
+        self.filters = {}
+        for name, base in self.base_filters.items():
+            filter_ = copy.copy(base)
+            filter_.model, filter_.parent = queryset.model, self
+            if base.method is not None:
+                filter_.method = base.method  # binds a FilterMethod to the copy, not to the shared filter
+            self.filters[name] = filter_
+
+    def get_form_class(self):
+        cls = type(self)
+        if cls._shared_form_class is None:
+            for name, filter_ in self.base_filters.items():
+                if isinstance(filter_, django_filters.filters.QuerySetRequestMixin):
+                    raise TypeError(f"{cls.__name__}.{name}: its field depends on the request; not shareable.")
+            fields = {name: filter_.field for name, filter_ in self.base_filters.items()}
+            form_class = type(f"{cls.__name__}Form", (self._meta.form,), fields)
+            form_class.base_fields = _FieldsCopiedShallow(form_class.base_fields)
+            cls._shared_form_class = form_class
+        return cls._shared_form_class
+
+
 def search_filter(help_text, validators=()):
     return django_filters.CharFilter(
         method="filter_nothing", max_length=MAX_Q_LENGTH, help_text=help_text, validators=list(validators)
     )
 
 
-class VisibleSlugsFilterSet(django_filters.FilterSet):
+class VisibleSlugsFilterSet(SharedFormFilterSet):
     """Checks that every slug named in a filter exists and is visible to the client.
 
     ``slug_models`` maps a filter name to the model its slugs name.
@@ -208,7 +271,7 @@ class DistrictFilter(VisibleSlugsFilterSet):
         return queryset
 
 
-class PartyFilter(django_filters.FilterSet):
+class PartyFilter(SharedFormFilterSet):
     kind = django_filters.ChoiceFilter(choices=Party.Kind.choices)
 
     class Meta:
@@ -216,7 +279,7 @@ class PartyFilter(django_filters.FilterSet):
         fields = []
 
 
-class SourceFilter(django_filters.FilterSet):
+class SourceFilter(SharedFormFilterSet):
     kind = django_filters.ChoiceFilter(choices=Source.Kind.choices)
 
     class Meta:
@@ -224,7 +287,7 @@ class SourceFilter(django_filters.FilterSet):
         fields = []
 
 
-class AgreementFilter(django_filters.FilterSet):
+class AgreementFilter(SharedFormFilterSet):
     kind = django_filters.ChoiceFilter(choices=Agreement.Kind.choices)
 
     class Meta:
