@@ -331,7 +331,8 @@ def main(argv=None):
     parser.add_argument("--duration", type=float, default=60, help="Seconds per phase (default 60).")
     parser.add_argument("--readers", type=int, default=50)
     parser.add_argument("--editors", type=int, default=2)
-    # As README.md deploys it: gthread, 2 workers of 4 threads.
+    # gthread, 2 workers of 4 threads: the settings docs/reliability.md was measured with (README.md
+    # now deploys two workers per core of two threads; --workers 4 --threads 2 runs it that way).
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (gthread).")
     parser.add_argument("--threads", type=int, default=4, help="Threads per gunicorn worker.")
     parser.add_argument("--port", type=int, default=8731)

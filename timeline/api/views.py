@@ -13,7 +13,7 @@ import json
 
 from django.db import transaction
 from django.db.models import Prefetch
-from django.http import HttpResponseNotModified
+from django.http import Http404, HttpResponseNotModified
 from django.utils.http import http_date
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
@@ -657,12 +657,31 @@ class EventViewSet(ResourceViewSet):
 
     def list_from_rows(self, request):
         """The list from light rows (``selectors.event_rows``) instead of model instances: the same
-        JSON as ``EventSerializer`` (see ``api.event_list_data``), in four queries, several times faster."""
+        JSON as ``EventSerializer`` (see ``api.event_list_data``), in two queries, several times faster."""
         rows = self.paginate_queryset(selectors.event_rows(self.filter_queryset(self.get_queryset())))
-        related = selectors.event_related_rows([row.pk for row in rows], include_unpublished=self.include_unpublished)
+        related = selectors.event_related_rows(rows, include_unpublished=self.include_unpublished)
         return self.get_paginated_response(
             api.event_list_data(rows, related, request=request, include_unpublished=self.include_unpublished)
         )
+
+    def retrieve(self, request, *args, **kwargs):
+        if getattr(request, "known_at", None) is not None or request.accepted_renderer.format != "json":
+            return super().retrieve(request, *args, **kwargs)
+        return self.retrieve_from_rows(request)
+
+    def retrieve_from_rows(self, request):
+        """One event as JSON from a light row, as the list builds its rows: the same representation
+        and ETag as ``EventSerializer`` gives (``test_event_list_data.py``), in two queries instead of five."""
+        slug = self.kwargs[self.lookup_field]
+        rows = list(selectors.event_rows(self.filter_queryset(self.get_queryset()).filter(slug=slug))[:1])
+        if not rows:
+            raise Http404("No Event matches the given query.")  # as get_object() says it
+        related = selectors.event_related_rows(rows, include_unpublished=self.include_unpublished)
+        data = api.event_list_data(rows, related, request=request, include_unpublished=self.include_unpublished)[0]
+        response = Response(data)
+        response["ETag"] = record_etag(rows[0], data, request.accepted_renderer.format)
+        response["Last-Modified"] = http_date(rows[0].updated_at.timestamp())
+        return response
 
     def selector(self, *, include_unpublished):
         # Related rows are re-prefetched with their publication status, so that

@@ -56,7 +56,7 @@ def both_ways(include_unpublished: bool):
     context = {"request": request, "include_unpublished": include_unpublished}
     expected = api.EventSerializer(list(events), many=True, context=context).data
     rows = list(selectors.event_rows(events))
-    related = selectors.event_related_rows([row.pk for row in rows], include_unpublished=include_unpublished)
+    related = selectors.event_related_rows(rows, include_unpublished=include_unpublished)
     return expected, api.event_list_data(rows, related, request=request, include_unpublished=include_unpublished)
 
 
@@ -105,3 +105,33 @@ def test_the_fast_renderer_writes_the_bytes_drf_writes(anon, mixed):
 def test_the_fast_renderer_leaves_an_indent_to_drf(anon, world):
     response = anon.get("/api/v1/events/", HTTP_ACCEPT="application/json; indent=2")
     assert response.content.startswith(b'{\n  "next"')
+
+
+@pytest.mark.parametrize("staff", [False, True])
+def test_an_event_s_page_says_what_the_serializer_says_with_its_etag(anon, editor, mixed, staff):
+    from timeline.api.views import record_etag
+
+    client = editor if staff else anon
+    for event in selectors.event_list(include_unpublished=staff):
+        response = client.get(f"/api/v1/events/{event.slug}/")
+        assert response.status_code == 200
+        request = Request(APIRequestFactory().get(f"/api/v1/events/{event.slug}/"))
+        expected = api.EventSerializer(event, context={"request": request, "include_unpublished": staff}).data
+        assert as_text(response.json()) == as_text(expected)
+        assert response["ETag"] == record_etag(event, expected, "json")
+        assert response["Last-Modified"]
+
+
+def test_an_event_the_reader_may_not_see_is_a_404(anon, mixed):
+    draft = factories.EventFactory(conflict=mixed.conflict, publication_status=DRAFT)
+    response = anon.get(f"/api/v1/events/{draft.slug}/")
+    assert response.status_code == 404
+    assert response.json()["detail"] == "No Event matches the given query."
+    assert anon.get("/api/v1/events/no-such-event/").status_code == 404
+
+
+def test_an_event_s_page_in_another_format_still_comes_from_the_serializer(anon, mixed):
+    event = Event.objects.published().first()
+    response = anon.get(f"/api/v1/events/{event.slug}/?format=csv")
+    assert response.status_code == 200
+    assert event.title.split("\u2028")[0] in response.content.decode()
