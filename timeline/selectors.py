@@ -187,14 +187,29 @@ def source_list(*, include_unpublished: bool = False) -> QuerySet:
 # --------------------------------------------------------------------------
 
 
+def _listed_districts() -> QuerySet:
+    """The districts an entry names on a public page: the published ones, as the API lists them."""
+    return District.objects.published().only("id", "name", "slug").order_by("name")
+
+
+def _listed_parties() -> QuerySet:
+    """The parties an entry names on a public page: the published ones, as the API lists them."""
+    return Party.objects.published().only("id", "name", "slug", "short_name").order_by("name")
+
+
 def event_list(*, include_unpublished: bool = False) -> QuerySet:
-    """Events in timeline order with everything a list shows, in a fixed number of queries."""
+    """Events in timeline order with everything a list shows, in a fixed number of queries.
+
+    Their districts and parties are the published ones whatever ``include_unpublished``
+    says about the events: a draft district's name never reaches a public page (the API
+    re-prefetches its own, with their status).
+    """
     qs = Event.objects.all() if include_unpublished else Event.objects.published()
     return (
         qs.select_related("claimed_by", "agreement", "handover", "conflict")
         .prefetch_related(
-            Prefetch("districts", queryset=District.objects.only("id", "name", "slug").order_by("name")),
-            Prefetch("parties", queryset=Party.objects.only("id", "name", "slug", "short_name").order_by("name")),
+            Prefetch("districts", queryset=_listed_districts()),
+            Prefetch("parties", queryset=_listed_parties()),
             citations_prefetch(),
         )
         .order_by("date", "id")
@@ -226,10 +241,8 @@ def event_entries(*, include_unpublished: bool = False) -> QuerySet:
         .only(*EVENT_ENTRY_FIELDS)
         .prefetch_related(None)
         .prefetch_related(
-            Prefetch("districts", queryset=District.objects.only("id", "name", "slug").order_by("name"),
-                     to_attr="listed_districts"),
-            Prefetch("parties", queryset=Party.objects.only("id", "name", "slug", "short_name").order_by("name"),
-                     to_attr="listed_parties"),
+            Prefetch("districts", queryset=_listed_districts(), to_attr="listed_districts"),
+            Prefetch("parties", queryset=_listed_parties(), to_attr="listed_parties"),
             Prefetch("citations", queryset=Citation.objects.select_related("source").order_by("order", "id"),
                      to_attr="listed_citations"),
         )

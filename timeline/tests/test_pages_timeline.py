@@ -163,6 +163,22 @@ def test_pages_hold_fifty_entries_and_page_links_keep_the_filters(client):
     assert "Numbered 50" in main_text(second) and "Numbered 49" not in main_text(second)
 
 
+@pytest.mark.parametrize("page", ["timeline", "district", "event"])
+def test_an_entry_names_only_published_districts_and_parties(client, page):
+    # The API leaves them out (test_event_list_data.py); the pages said their names, linking to a 404.
+    seen = factories.DistrictFactory(name="Open district", slug="open-district")
+    hidden = factories.DistrictFactory(name="Secret district", publication_status=PublicationStatus.DRAFT)
+    party = factories.PartyFactory(name="Secret party", publication_status=PublicationStatus.DRAFT)
+    event = factories.EventFactory(title="Public entry", districts=[seen, hidden], parties=[party])
+    path = {"timeline": "/", "district": "/districts/open-district/", "event": event.get_absolute_url()}[page]
+    response = client.get(path)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Public entry" in html and "Open district" in html
+    assert "Secret district" not in html
+    assert "Secret party" not in html
+
+
 def test_drafts_and_entries_in_review_never_appear(client):
     factories.EventFactory(title="Visible entry")
     factories.EventFactory(title="Draft entry", publication_status=PublicationStatus.DRAFT)
