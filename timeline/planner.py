@@ -16,17 +16,14 @@ from collections.abc import Iterable
 from django.db import connection
 
 
-def analyze(tables: dict[str, Iterable[str]] | Iterable[str]) -> None:
-    """``ANALYZE`` the tables (PostgreSQL; elsewhere nothing). Given a dict, only the columns it
-    names for each table (``{table: [column, ...]}``); the table's size estimate is updated either way,
-    and a few narrow columns cost a fraction of the whole table's text columns."""
+def analyze(tables: dict[str, Iterable[str]]) -> None:
+    """``ANALYZE`` the columns named for each table (``{table: [column, ...]}``; PostgreSQL,
+    elsewhere nothing). The table's size estimate is updated either way, and a few narrow
+    columns cost a fraction of the table's text columns."""
     if connection.vendor != "postgresql" or not tables:
         return
     quote = connection.ops.quote_name
-    columns = tables if isinstance(tables, dict) else dict.fromkeys(tables, ())
-    targets = [
-        quote(table) + (f" ({', '.join(quote(c) for c in names)})" if names else "") for table, names in columns.items()
-    ]
+    targets = [f"{quote(table)} ({', '.join(quote(c) for c in columns)})" for table, columns in tables.items()]
     with connection.cursor() as cursor:
         cursor.execute(f"ANALYZE {', '.join(targets)}")
 

@@ -591,7 +591,7 @@ def _write_chunk_copy(chunk: Chunk) -> None:
     """
     table = Event._meta.db_table
     with connection.cursor() as cursor:
-        # pg_get_serial_sequence() once, not per row (it was most of this statement's time).
+        # The sequence looked up once (a scalar subquery), not per row: it was most of this statement's time.
         cursor.execute(
             "SELECT nextval((SELECT pg_get_serial_sequence(%s, 'id'))::regclass) FROM generate_series(1, %s)",
             [table, len(chunk.events)],

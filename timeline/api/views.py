@@ -671,7 +671,7 @@ class EventViewSet(ResourceViewSet):
 
     def retrieve_from_rows(self, request):
         """One event as JSON from a light row, as the list builds its rows: the same representation
-        and ETag as ``EventSerializer`` gives (``test_event_list_data.py``), in two queries instead of five."""
+        and ETag as ``EventSerializer`` gives (``test_event_list_data.py``), in two queries instead of four."""
         slug = self.kwargs[self.lookup_field]
         rows = list(selectors.event_rows(self.filter_queryset(self.get_queryset()).filter(slug=slug))[:1])
         if not rows:
