@@ -43,8 +43,8 @@ class EventsFeed(Feed):
 
     def item_description(self, item):
         # Atom sends the description as type="html", which readers render: escape the plain text.
-        if item.claimed_by:
-            return escape(f"Claim by {item.claimed_by.name}: {item.summary}")
+        if item.is_claim:
+            return escape(f"Claim by {item.claimant_name}: {item.summary}")
         return escape(item.summary)
 
     def item_link(self, item):

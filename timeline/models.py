@@ -814,6 +814,21 @@ class Handover(PublishableModel):
 # --------------------------------------------------------------------------
 
 
+# How the pages name the party behind a claim when that party is not published yet: the
+# claim is shown as one, without the name (the API gives ``claimed_by: null``).
+UNPUBLISHED_CLAIMANT = "a party not yet published"
+
+
+def claimant_name(name: str, publication_status: str) -> str:
+    """The name a page gives a claiming party, from its name and publication status."""
+    return name if publication_status == PublicationStatus.PUBLISHED else UNPUBLISHED_CLAIMANT
+
+
+def claimant_name_for(party) -> str:
+    """``claimant_name`` of a ``Party`` (empty for None)."""
+    return "" if party is None else claimant_name(party.name, party.publication_status)
+
+
 class Event(PublishableModel):
     """A dated entry of the timeline.
 
@@ -964,6 +979,18 @@ class Event(PublishableModel):
     @property
     def is_claim(self) -> bool:
         return self.claimed_by_id is not None
+
+    @property
+    def public_claimant(self):
+        """The claiming party when readers may see it: a claim by a party that is not published
+        yet stays a claim (``is_claim``) but does not name it, as the API's ``claimed_by`` is null."""
+        party = self.claimed_by if self.claimed_by_id is not None else None
+        return party if party is not None and party.is_published else None
+
+    @property
+    def claimant_name(self) -> str:
+        """Who claims it, as the pages say it: ``claimant_name_for(self.claimed_by)``."""
+        return claimant_name_for(self.claimed_by) if self.claimed_by_id is not None else ""
 
     @property
     def is_derived(self) -> bool:

@@ -23,7 +23,7 @@ from django.views.decorators.http import require_safe
 
 from timeline import asof, dates, implementation, links, selectors, workflow
 from timeline.forms import TimelineFilterForm
-from timeline.models import District, Event, Handover, Publication, PublicationStatus
+from timeline.models import District, Event, Handover, Publication, PublicationStatus, claimant_name
 
 PAGE_SIZE = 50
 # The visual timeline draws at most this many entries; the page says so when it cuts.
@@ -93,50 +93,58 @@ def _group_by_month(events) -> list[dict]:
 _span_label = functools.lru_cache(maxsize=16384)(dates.format_span)
 
 
-def _visual_items(queryset, limit: int = VISUAL_LIMIT) -> list[dict]:
+# What the visual timeline reads of an entry beyond what the entry shows (selectors.entry_rows).
+VISUAL_COLUMNS = ("span_end", "claimed_by__name", "claimed_by__publication_status")
+
+
+def _visual_items(rows) -> list[dict]:
     """The entries of the visual timeline: ranges for spans (an end date), points for the rest.
 
-    A month or a year drawn as a range would be a sliver or a box too narrow for
-    its title, so an entry without an end date is a point at its first day; its
-    label says its real precision.
+    ``rows`` are ``selectors.entry_rows(queryset, *VISUAL_COLUMNS)``. A month or a
+    year drawn as a range would be a sliver or a box too narrow for its title,
+    so an entry without an end date is a point at its first day; its label
+    says its real precision.
     """
-    rows = queryset.order_by().values_list(
-        "pk", "slug", "title", "kind", "date", "date_precision", "end_date", "end_date_precision", "span_end",
-        "claimed_by__name",
-    )[:limit]
     items = []
     event_path = links.slug_paths("timeline:event-detail")
-    for pk, slug, title, kind, date, precision, end_date, end_precision, span_end, claimed_by in rows:
+    for row in rows:
+        date, end_date, claimed_by = row.date, row.end_date, row.claimed_by__name
+        if claimed_by is not None:
+            claimed_by = claimant_name(claimed_by, row.claimed_by__publication_status)
         item = {
-            "id": pk,
+            "id": row.pk,
             "start": date.isoformat(),
             "type": "point" if end_date is None else "range",
-            "title": title,
-            "date": _span_label(date, precision, end_date, end_precision or None),
-            "kind": kind,
-            "url": event_path(slug),
+            "title": row.title,
+            "date": _span_label(date, row.date_precision, end_date, row.end_date_precision or None),
+            "kind": row.kind,
+            "url": event_path(row.slug),
             "claimedBy": claimed_by or "",
         }
         if end_date is not None:
-            item["end"] = (span_end + dt.timedelta(days=1)).isoformat()
+            item["end"] = (row.span_end + dt.timedelta(days=1)).isoformat()
         items.append(item)
     return items
 
 
-def _count_and_visual_items(queryset) -> tuple[int, bool, list[dict]]:
-    """(how many entries match, whether that count stopped at ``COUNT_LIMIT``, the visual timeline's items).
+def _matches(queryset, *, newest_first: bool) -> tuple[int, bool, list[dict], list | None]:
+    """(how many entries match, whether that count stopped at ``COUNT_LIMIT``, the visual timeline's
+    items, every match in page order when they are all at hand, else None).
 
-    The visual timeline fetches up to ``VISUAL_LIMIT`` entries anyway: when
-    it gets them all, their number is the count and no COUNT query runs.
-    Otherwise the count stops at ``COUNT_LIMIT`` (200 pages): counting every
-    one of a million entries took 40 ms a request, and an OFFSET that deep
-    more than a second.
+    The visual timeline fetches up to ``VISUAL_LIMIT`` entries anyway, in no
+    order (a sort of every match would cost more than the page). When it gets
+    them all, their number is the count, no COUNT query runs, and the page is
+    cut from them once sorted: no query for the page either. Otherwise the
+    count stops at ``COUNT_LIMIT`` (200 pages): counting every one of a
+    million entries took 40 ms a request, and an OFFSET that deep more than a
+    second.
     """
-    visual = _visual_items(queryset, VISUAL_LIMIT + 1)
-    if len(visual) <= VISUAL_LIMIT:
-        return len(visual), False, visual
+    rows = list(selectors.entry_rows(queryset.order_by(), *VISUAL_COLUMNS)[: VISUAL_LIMIT + 1])
+    if len(rows) <= VISUAL_LIMIT:
+        rows.sort(key=lambda row: (row.date, row.pk), reverse=newest_first)  # the queryset's order
+        return len(rows), False, _visual_items(rows), rows
     count = queryset.order_by()[: COUNT_LIMIT + 1].count()
-    return min(count, COUNT_LIMIT), count > COUNT_LIMIT, visual[:VISUAL_LIMIT]
+    return min(count, COUNT_LIMIT), count > COUNT_LIMIT, _visual_items(rows[:VISUAL_LIMIT]), None
 
 
 @require_safe
@@ -149,10 +157,11 @@ def home(request):
         filters = {}
     as_of_form, day, as_of_status = _as_of(request)
     queryset = asof.events(selectors.event_filter(selectors.event_entries(), **filters), day)
-    if form.is_bound and form.newest_first:
+    newest_first = form.is_bound and form.newest_first
+    if newest_first:
         queryset = queryset.order_by("-date", "-id")
-    count, count_capped, visual = _count_and_visual_items(queryset)
-    paginator = Paginator(queryset, PAGE_SIZE)
+    count, count_capped, visual, every_match = _matches(queryset, newest_first=newest_first)
+    paginator = Paginator(selectors.entry_rows(queryset) if every_match is None else every_match, PAGE_SIZE)
     paginator.count = count  # counted above, without a COUNT query when the visual timeline holds every match
     number, page_message = _page_number(request.GET.get("page"), paginator.num_pages)
     if count_capped and page_message and number == paginator.num_pages:
@@ -161,7 +170,7 @@ def home(request):
             "(a district, a date range) or show the newest first to reach the others."
         )
     page = paginator.page(number)
-    events = list(page.object_list)
+    events = selectors.timeline_entries(page.object_list)
     context = {
         "form": form,
         "filtered": any(bool(v) for v in filters.values()),
@@ -214,8 +223,9 @@ def _event_json_ld(request, event: Event) -> dict:
         places.append({"@type": "Place", "name": district.name, "url": request.build_absolute_uri(district.get_absolute_url())})
     if places:
         data["location"] = places
-    if event.claimed_by:
-        data["organizer"] = {"@type": "Organization", "name": event.claimed_by.name}
+    claimant = event.public_claimant
+    if claimant:
+        data["organizer"] = {"@type": "Organization", "name": claimant.name}
     return data
 
 
@@ -442,7 +452,7 @@ def district_detail(request, slug):
         "history": history,
         "bar": _control_bar(history, day or dt.date.today()),
         "handovers": _handovers_as_of(selectors.handover_list().filter(district=district), day),
-        "events": list(asof.events(selectors.district_events(district), day)),
+        "events": selectors.timeline_entries(selectors.entry_rows(asof.events(selectors.district_events(district), day))),
         "discrepancies": list(district.discrepancies.prefetch_related("sources")),
         "corrections": workflow.corrections_of(district),
         **_as_of_context(as_of_form, day),

@@ -1,15 +1,16 @@
 """Template helpers of the public site."""
 
+import html
 import json
 
 import orjson
 from django import template
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.utils.html import conditional_escape, format_html, json_script
+from django.utils.html import format_html, json_script
 from django.utils.safestring import mark_safe
 
-from timeline import dates
+from timeline import dates, links
 
 register = template.Library()
 
@@ -49,7 +50,8 @@ def json_data(value, element_id):
     except TypeError:  # orjson.JSONEncodeError
         return json_script(value, element_id)
     for raw, escaped in _JSON_BYTES_ESCAPES:  # on bytes: str.translate is slow once a string is not ASCII
-        data = data.replace(raw, escaped)
+        if raw in data:  # a search is cheaper than a copy, and most pages hold none of them
+            data = data.replace(raw, escaped)
     return format_html('<script id="{}" type="application/json">{}</script>', element_id, mark_safe(data.decode()))  # noqa: S308
 
 
@@ -86,68 +88,64 @@ def zone_city(value):
     return value.rsplit("/", 1)[-1].replace("_", " ")
 
 
-def _listed(event, name: str) -> list:
-    """The event's prefetched ``name`` rows: the plain list ``selectors.event_entries`` leaves in
-    ``listed_<name>``, else the related manager's (``selectors.event_list``)."""
-    listed = getattr(event, f"listed_{name}", None)
-    return listed if listed is not None else list(getattr(event, name).all())
+def _escape(value) -> str:
+    """``conditional_escape(value)`` as plain text: the same characters, without the lazy-string check and
+    the ``SafeString`` of every call (a timeline page escapes about a thousand values)."""
+    if hasattr(value, "__html__"):
+        return value.__html__()
+    return html.escape(str(value))
 
 
 @register.simple_tag
-def timeline_entry(event, level=3):
+def timeline_entry(entry, level=3):
     """One entry of the timeline (``templates/timeline/_event.html`` delegates here).
 
     Written in Python rather than as a template: a page holds 50 of them, and
     through the template engine they were two thirds of the timeline page's
-    rendering (about 1,200 variable lookups a page). ``event`` has its
-    districts, parties and citations (with their sources) prefetched, as
-    ``selectors.event_entries`` or ``selectors.event_list`` give them;
-    ``level`` is its title's heading level.
+    rendering (about 1,200 variable lookups a page). ``entry`` is a
+    ``selectors.TimelineEntry``; ``level`` is its title's heading level.
     """
-    esc = conditional_escape
-    slug = esc(event.slug)
+    esc = _escape
+    slug = esc(entry.slug)
     level = esc(level or 3)
-    claim = event.is_claim
-    claim_label = f'<p class="claim-label">Claim by {esc(event.claimed_by.name)}</p>' if claim else ""
+    claim = entry.is_claim
+    claim_label = f'<p class="claim-label">Claim by {esc(entry.claimant_name)}</p>' if claim else ""
     parts = [
         f'\n<article class="entry{" entry--claim" if claim else ""}" id="event-{slug}" aria-labelledby="title-{slug}">\n'
         f'  <p class="entry__meta">\n'
-        f'    <time datetime="{esc(event.date_iso)}">{esc(event.date_display)}</time>\n'
-        f'    <span class="entry__kind">{esc(event.get_kind_display())}</span>\n'
+        f'    <time datetime="{esc(entry.date_iso)}">{esc(entry.date_display)}</time>\n'
+        f'    <span class="entry__kind">{esc(entry.kind_display)}</span>\n'
         f"  </p>\n"
         f"  {claim_label}\n"
-        f'  <h{level} class="entry__title" id="title-{slug}"><a href="{esc(event.get_absolute_url())}">'
-        f"{esc(event.title)}</a></h{level}>\n"
-        f'  <p class="entry__summary">{esc(event.summary)}</p>\n'
+        f'  <h{level} class="entry__title" id="title-{slug}"><a href="{esc(links.slug_path("timeline:event-detail", entry.slug))}">'
+        f"{esc(entry.title)}</a></h{level}>\n"
+        f'  <p class="entry__summary">{esc(entry.summary)}</p>\n'
         f"  \n  "
     ]
-    districts = _listed(event, "districts")
-    parties = _listed(event, "parties")
+    districts, parties = entry.districts, entry.parties
     if districts or parties:
         parts.append('\n  <dl class="entry__tags">\n    ')
         if districts:
-            links = ", ".join(f'<a href="{esc(d.get_absolute_url())}">{esc(d.name)}</a>' for d in districts)
-            parts.append(f"<div><dt>Districts</dt><dd>{links}</dd></div>")
+            path = links.slug_paths("timeline:district-detail")
+            links_html = ", ".join(f'<a href="{esc(path(s))}">{esc(name)}</a>' for s, name in districts)
+            parts.append(f"<div><dt>Districts</dt><dd>{links_html}</dd></div>")
         parts.append("\n    ")
         if parties:
-            links = ", ".join(f'<a href="{esc(p.get_absolute_url())}">{esc(p.name)}</a>' for p in parties)
-            parts.append(f"<div><dt>Parties</dt><dd>{links}</dd></div>")
+            home = links.path("timeline:home")
+            links_html = ", ".join(f'<a href="{esc(f"{home}?party={s}")}">{esc(name)}</a>' for s, name in parties)
+            parts.append(f"<div><dt>Parties</dt><dd>{links_html}</dd></div>")
         parts.append("\n  </dl>\n  ")
     parts.append("\n  \n  \n  ")
-    citations = _listed(event, "citations")
-    if citations:
+    if entry.citations:
         parts.append(
             '\n  <div class="entry__sources">\n    <span class="entry__sources-label">Sources:</span>\n'
             '    <ul class="inline-list">\n      '
         )
-        for citation in citations:
-            source = citation.source
-            if not source.is_published:
-                continue
-            title = esc(source.title)
-            cite = f'<a href="{esc(source.url)}" rel="noopener">{title}</a>' if source.url else title
-            publisher = f" ({esc(source.publisher)})" if source.publisher else ""
-            locator = f", {esc(citation.locator)}" if citation.locator else ""
+        for _, title, publisher, url, _, locator in entry.citations:
+            title = esc(title)
+            cite = f'<a href="{esc(url)}" rel="noopener">{title}</a>' if url else title
+            publisher = f" ({esc(publisher)})" if publisher else ""
+            locator = f", {esc(locator)}" if locator else ""
             parts.append(f"\n      <li><cite>{cite}</cite>{publisher}{locator}</li>\n      ")
         parts.append("\n    </ul>\n  </div>\n  ")
     parts.append("\n  \n</article>\n")

@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 
 from timeline import views
 from timeline.cache import CACHE_ALIAS
-from timeline.models import Event, Precision, PublicationStatus
+from timeline.models import District, Event, Precision, PublicationStatus
 from timeline.tests import factories
 from timeline.tests.pages import inline_script_code, main_text, queries_for
 from timeline.tests.site_demo import build_demo
@@ -177,6 +177,30 @@ def test_an_entry_names_only_published_districts_and_parties(client, page):
     assert "Public entry" in html and "Open district" in html
     assert "Secret district" not in html
     assert "Secret party" not in html
+
+
+@pytest.mark.parametrize("page", ["timeline", "district", "event", "feed"])
+def test_a_claim_by_an_unpublished_party_is_marked_as_a_claim_without_its_name(client, page):
+    # The API gives claimed_by null with is_claim true; the pages wrote "Claim by <the draft party's name>".
+    factories.DistrictFactory(name="Open district", slug="open-district")
+    party = factories.PartyFactory(name="Secret party", publication_status=PublicationStatus.DRAFT)
+    event = factories.EventFactory(title="Claimed entry", claimed_by=party,
+                                   districts=[District.objects.get(slug="open-district")])
+    path = {"timeline": "/", "district": "/districts/open-district/", "event": event.get_absolute_url(),
+            "feed": "/feeds/events.atom"}[page]
+    html = client.get(path).content.decode()
+    assert "Claimed entry" in html
+    assert "Secret party" not in html
+    assert "Claim by a party not yet published" in html
+    if page == "timeline":
+        raw = re.search(r'<script id="visual-items" type="application/json">(.*?)</script>', html, re.S).group(1)
+        assert json.loads(raw)[0]["claimedBy"] == "a party not yet published"
+
+
+def test_a_claim_by_a_published_party_names_it(client):
+    party = factories.PartyFactory(name="Open party")
+    factories.EventFactory(title="Claimed entry", claimed_by=party)
+    assert "Claim by Open party" in main_text(client.get("/"))
 
 
 def test_drafts_and_entries_in_review_never_appear(client):

@@ -74,6 +74,16 @@ def test_a_claim_against_the_established_status_makes_it_disputed(point):
     assert state(point, NOV(11)).status == "implemented"
 
 
+def test_the_agreement_page_does_not_name_an_unpublished_party_behind_a_claim(client, point):
+    hidden = factories.PartyFactory(name="Secret party", publication_status="draft")
+    ProvisionStatusChange.objects.create(provision=point, status="implemented", from_date=NOV(10))
+    ProvisionStatusChange.objects.create(provision=point, status="breached", from_date=NOV(12), claimed_by=hidden)
+    text = main_text(client.get("/agreements/statement/?as_of=2020-11-20"))
+    assert "Secret party" not in text
+    assert "A party not yet published claims: breached since 12 November 2020" in text
+    assert "12 November 2020: breached (claim by a party not yet published)" in text
+
+
 def test_the_agreement_page_tables_each_provision_with_its_status_source_and_summary(client, point):
     source = factories.SourceFactory(title="Wire report", slug="wire")
     change = ProvisionStatusChange.objects.create(provision=point, status="in_progress", from_date=NOV(10),
