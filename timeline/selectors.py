@@ -635,6 +635,7 @@ def handover_list(*, include_unpublished: bool = False) -> QuerySet:
     qs = Handover.objects.all() if include_unpublished else Handover.objects.published()
     return (
         qs.select_related("district", "from_party", "to_party", "agreement", "deadline")
+        .defer("district__boundary")  # a polygon a row: read and decoded for nothing (the map reads its own)
         .prefetch_related(postponements_prefetch("deadline__postponements"), citations_prefetch())
         .order_by("deadline__original_due_on", "district__name", "id")
     )

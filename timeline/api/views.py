@@ -912,6 +912,14 @@ class HandoverViewSet(ResourceViewSet):
     def as_of_filter(self, queryset, day):
         return asof.handovers(queryset, day)
 
+    def list(self, request, *args, **kwargs):
+        if getattr(request, "known_at", None) is not None:
+            return self.list_known_at(request)
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(api.handover_list_data(
+            page, request=request, include_unpublished=self.include_unpublished, day=self.as_of
+        ))
+
     def save(self, instance, data, expected_version):
         return services.handover_save(handover=instance or Handover(), fields=data, expected_version=expected_version)
 
