@@ -127,7 +127,11 @@ def _visual_items(rows) -> list[dict]:
     return items
 
 
-def _matches(queryset, *, newest_first: bool) -> tuple[int, bool, list[dict], list | None]:
+# The orders of the timeline's pages, and whether each is newest first: rows at hand are sorted the same way.
+_PAGE_ORDERS = {("date", "id"): False, ("-date", "-id"): True}
+
+
+def _matches(queryset) -> tuple[int, bool, list[dict], list | None]:
     """(how many entries match, whether that count stopped at ``COUNT_LIMIT``, the visual timeline's
     items, every match in page order when they are all at hand, else None).
 
@@ -141,6 +145,9 @@ def _matches(queryset, *, newest_first: bool) -> tuple[int, bool, list[dict], li
     """
     rows = list(selectors.entry_rows(queryset.order_by(), *VISUAL_COLUMNS)[: VISUAL_LIMIT + 1])
     if len(rows) <= VISUAL_LIMIT:
+        newest_first = _PAGE_ORDERS.get(tuple(queryset.query.order_by))
+        if newest_first is None:  # an order this cannot repeat: the page is queried
+            return len(rows), False, _visual_items(rows), None
         rows.sort(key=lambda row: (row.date, row.pk), reverse=newest_first)  # the queryset's order
         return len(rows), False, _visual_items(rows), rows
     count = queryset.order_by()[: COUNT_LIMIT + 1].count()
@@ -157,10 +164,9 @@ def home(request):
         filters = {}
     as_of_form, day, as_of_status = _as_of(request)
     queryset = asof.events(selectors.event_filter(selectors.event_entries(), **filters), day)
-    newest_first = form.is_bound and form.newest_first
-    if newest_first:
+    if form.is_bound and form.newest_first:
         queryset = queryset.order_by("-date", "-id")
-    count, count_capped, visual, every_match = _matches(queryset, newest_first=newest_first)
+    count, count_capped, visual, every_match = _matches(queryset)
     paginator = Paginator(selectors.entry_rows(queryset) if every_match is None else every_match, PAGE_SIZE)
     paginator.count = count  # counted above, without a COUNT query when the visual timeline holds every match
     number, page_message = _page_number(request.GET.get("page"), paginator.num_pages)

@@ -7,7 +7,7 @@ from django.core.cache import caches
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from timeline import views
+from timeline import selectors, views
 from timeline.cache import CACHE_ALIAS
 from timeline.models import District, Event, Precision, PublicationStatus
 from timeline.tests import factories
@@ -161,6 +161,29 @@ def test_pages_hold_fifty_entries_and_page_links_keep_the_filters(client):
     second = client.get("/?district=riverside&page=2")
     assert "showing 51–60." in main_text(second)
     assert "Numbered 50" in main_text(second) and "Numbered 49" not in main_text(second)
+
+
+@pytest.mark.parametrize("order", ["", "&order=newest"])
+def test_a_page_cut_from_the_rows_at_hand_lists_what_the_database_would_page(client, order):
+    # Same-day entries make the id the tie-break: the page must hold them as ORDER BY date, id does.
+    district = factories.DistrictFactory(slug="riverside")
+    for n in range(120):
+        factories.EventFactory(title=f"Entry {n:03d}", date=dt.date(2001, 1, 1) + dt.timedelta(days=n // 3),
+                               districts=[district])
+    newest = bool(order)
+    expected = list(Event.objects.filter(districts=district).order_by(*(["-date", "-id"] if newest else ["date", "id"]))
+                    .values_list("title", flat=True))[50:100]
+    text = main_text(client.get(f"/?district=riverside&page=2{order}"))
+    shown = re.findall(r"Entry \d{3}", text)
+    assert shown == expected
+
+
+def test_an_order_the_rows_at_hand_cannot_repeat_leaves_the_page_to_the_database():
+    factories.EventFactory(title="Only one")
+    count, capped, visual, at_hand = views._matches(selectors.event_entries().order_by("title"))
+    assert (count, capped, len(visual), at_hand) == (1, False, 1, None)
+    count, capped, visual, at_hand = views._matches(selectors.event_entries())
+    assert [row.title for row in at_hand] == ["Only one"]
 
 
 @pytest.mark.parametrize("page", ["timeline", "district", "event"])
