@@ -77,3 +77,18 @@ def iso_for_precision(value: dt.date, precision: str) -> str:
     if precision == MONTH:
         return f"{value.year:04d}-{value.month:02d}"
     return value.isoformat()
+
+
+class DatedEntry:
+    """``date_display`` and ``date_iso`` of a timeline entry: anything with ``date``, ``date_precision``,
+    ``end_date`` and ``end_date_precision`` (``models.Event``, ``selectors.TimelineEntry``)."""
+
+    __slots__ = ()
+
+    @property
+    def date_display(self) -> str:
+        return format_span(self.date, self.date_precision, self.end_date, self.end_date_precision or None)
+
+    @property
+    def date_iso(self) -> str:
+        return iso_for_precision(self.date, self.date_precision)

@@ -829,7 +829,7 @@ def claimant_name_for(party) -> str:
     return "" if party is None else claimant_name(party.name, party.publication_status)
 
 
-class Event(PublishableModel):
+class Event(dates.DatedEntry, PublishableModel):
     """A dated entry of the timeline.
 
     Most events are written by editors (``origin=editorial``). The others are
@@ -995,14 +995,6 @@ class Event(PublishableModel):
     @property
     def is_derived(self) -> bool:
         return self.origin != self.Origin.EDITORIAL
-
-    @property
-    def date_display(self) -> str:
-        return dates.format_span(self.date, self.date_precision, self.end_date, self.end_date_precision or None)
-
-    @property
-    def date_iso(self) -> str:
-        return dates.iso_for_precision(self.date, self.date_precision)
 
 
 class ControlChange(TimeStampedModel):

@@ -233,7 +233,7 @@ _KIND_LABELS = dict(Event.Kind.choices)
 
 
 @dataclass(frozen=True, slots=True)
-class TimelineEntry:
+class TimelineEntry(dates.DatedEntry):
     """One entry of a list page as ``timeline_tags.timeline_entry`` writes it.
 
     ``claimant_name`` is what the page calls the claiming party (empty when
@@ -262,14 +262,6 @@ class TimelineEntry:
     @property
     def kind_display(self) -> str:
         return _KIND_LABELS.get(self.kind, self.kind)
-
-    @property
-    def date_display(self) -> str:
-        return dates.format_span(self.date, self.date_precision, self.end_date, self.end_date_precision or None)
-
-    @property
-    def date_iso(self) -> str:
-        return dates.iso_for_precision(self.date, self.date_precision)
 
 
 def entry_rows(qs: QuerySet, *extra: str) -> QuerySet:
