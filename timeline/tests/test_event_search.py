@@ -240,6 +240,9 @@ def test_postgresql_finds_a_rare_word_of_an_event_search_through_the_trigram_ind
             [OTHER_EVENTS_FOR_THE_PLANNER, event.pk],
         )
         cursor.execute("ANALYZE timeline_event")
+        # Rows earlier tests inserted and rolled back stay in the index's pending list until a vacuum,
+        # and the planner prices that list in: without this, the test passed or not by what ran before.
+        cursor.execute("SELECT gin_clean_pending_list('event_search_text_trgm'::regclass)")
         sql, params = selectors.event_filter(selectors.event_list(), q="Kelbecer")[:51].query.sql_with_params()
         cursor.execute(f"EXPLAIN {sql}", params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
