@@ -74,8 +74,8 @@ def _deadline_description(deadline, state) -> str:
             f"to {dates.format_date(postponement.to_date, dates.DAY)}"
         )
         if postponement.requested_by:
-            line += f", requested by {postponement.requested_by.name}"
-        agreed = [p.name for p in postponement.agreed_by.all()]
+            line += f", requested by {postponement.requested_by.public_name}"
+        agreed = [p.public_name for p in postponement.agreed_by.all()]
         if agreed:
             line += f", agreed by {', '.join(agreed)}"
         if postponement.reason:

@@ -213,6 +213,11 @@ class Party(PublishableModel):
     def __str__(self):
         return self.name
 
+    @property
+    def public_name(self) -> str:
+        """The name readers see: ``UNPUBLISHED_PARTY`` until the party is published."""
+        return claimant_name(self.name, self.publication_status)
+
     def get_absolute_url(self):
         return f"{links.path('timeline:home')}?party={self.slug}"
 
@@ -814,14 +819,15 @@ class Handover(PublishableModel):
 # --------------------------------------------------------------------------
 
 
-# How the pages name the party behind a claim when that party is not published yet: the
-# claim is shown as one, without the name (the API gives ``claimed_by: null``).
-UNPUBLISHED_CLAIMANT = "a party not yet published"
+# How the pages name a party that is not published yet wherever a published record names it (the
+# party behind a claim, a handover, a postponement, a period of control): the record is shown,
+# without the name (the API gives null for such a party, or leaves it out of a list).
+UNPUBLISHED_PARTY = "a party not yet published"
 
 
 def claimant_name(name: str, publication_status: str) -> str:
-    """The name a page gives a claiming party, from its name and publication status."""
-    return name if publication_status == PublicationStatus.PUBLISHED else UNPUBLISHED_CLAIMANT
+    """The name a page gives a party, from its name and publication status (``Party.public_name``)."""
+    return name if publication_status == PublicationStatus.PUBLISHED else UNPUBLISHED_PARTY
 
 
 def claimant_name_for(party) -> str:
