@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from django.utils import timezone
 
-from timeline.models import Deadline, Handover, Provision, ProvisionStatus, claimant_name_for
+from timeline.models import Deadline, Handover, Provision, ProvisionStatus
 
 
 @dataclass(frozen=True)
@@ -109,11 +109,6 @@ class StatusEntry:
     @property
     def status_display(self) -> str:
         return ProvisionStatus(self.status).label
-
-    @property
-    def claimant_name(self) -> str:
-        """Who claims it, as a page names them: a party not yet published is not named."""
-        return claimant_name_for(self.claimed_by)
 
 
 @dataclass

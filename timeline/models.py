@@ -216,10 +216,15 @@ class Party(PublishableModel):
     @property
     def public_name(self) -> str:
         """The name readers see: ``UNPUBLISHED_PARTY`` until the party is published."""
-        return claimant_name(self.name, self.publication_status)
+        return party_public_name(self.name, self.publication_status)
+
+    @staticmethod
+    def path_for(slug: str) -> str:
+        """The address of a party's page (the timeline filtered to it), from its slug alone."""
+        return f"{links.path('timeline:home')}?party={slug}"
 
     def get_absolute_url(self):
-        return f"{links.path('timeline:home')}?party={self.slug}"
+        return self.path_for(self.slug)
 
 
 class Membership(TimeStampedModel):
@@ -825,14 +830,10 @@ class Handover(PublishableModel):
 UNPUBLISHED_PARTY = "a party not yet published"
 
 
-def claimant_name(name: str, publication_status: str) -> str:
-    """The name a page gives a party, from its name and publication status (``Party.public_name``)."""
+def party_public_name(name: str, publication_status: str) -> str:
+    """The name a page gives a party, from its name and publication status (``Party.public_name``,
+    or rows that carry the two)."""
     return name if publication_status == PublicationStatus.PUBLISHED else UNPUBLISHED_PARTY
-
-
-def claimant_name_for(party) -> str:
-    """``claimant_name`` of a ``Party`` (empty for None)."""
-    return "" if party is None else claimant_name(party.name, party.publication_status)
 
 
 class Event(dates.DatedEntry, PublishableModel):
@@ -995,8 +996,8 @@ class Event(dates.DatedEntry, PublishableModel):
 
     @property
     def claimant_name(self) -> str:
-        """Who claims it, as the pages say it: ``claimant_name_for(self.claimed_by)``."""
-        return claimant_name_for(self.claimed_by) if self.claimed_by_id is not None else ""
+        """Who claims it, as the pages say it (``Party.public_name``); empty when it is not a claim."""
+        return self.claimed_by.public_name if self.claimed_by_id is not None else ""
 
     @property
     def is_derived(self) -> bool:

@@ -33,7 +33,7 @@ from timeline.models import (
     PublicationStatus,
     Signatory,
     Source,
-    claimant_name,
+    party_public_name,
 )
 from timeline.text import fold
 
@@ -237,7 +237,7 @@ class TimelineEntry(dates.DatedEntry):
     """One entry of a list page as ``timeline_tags.timeline_entry`` writes it.
 
     ``claimant_name`` is what the page calls the claiming party (empty when
-    the entry is not a claim): ``models.claimant_name``, which does not name a
+    the entry is not a claim): ``models.party_public_name``, which does not name a
     party that is not published yet (the API gives ``claimed_by: null`` with
     ``is_claim: true``). ``districts`` and
     ``parties`` are ``(slug, name)``, ``citations`` ``(source slug, title,
@@ -285,7 +285,7 @@ def timeline_entries(rows: Iterable) -> list[TimelineEntry]:
     rows = list(rows)
     related = event_related_rows(rows, summaries=True)
     districts, parties, citations, summaries = related.districts, related.parties, related.citations, related.summaries
-    claimants = {pk: claimant_name(name, status) for pk, (_, name, status) in related.claimants.items()}
+    claimants = {pk: party_public_name(name, status) for pk, (_, name, status) in related.claimants.items()}
     return [
         TimelineEntry(
             row.pk, row.slug, row.title, summaries.get(row.pk, ""), row.kind, row.date, row.date_precision, row.end_date,

@@ -23,7 +23,7 @@ from django.views.decorators.http import require_safe
 
 from timeline import asof, dates, implementation, links, selectors, workflow
 from timeline.forms import TimelineFilterForm
-from timeline.models import District, Event, Handover, Publication, PublicationStatus, claimant_name
+from timeline.models import District, Event, Handover, Publication, PublicationStatus, party_public_name
 
 PAGE_SIZE = 50
 # The visual timeline draws at most this many entries; the page says so when it cuts.
@@ -110,7 +110,7 @@ def _visual_items(rows) -> list[dict]:
     for row in rows:
         date, end_date, claimed_by = row.date, row.end_date, row.claimed_by__name
         if claimed_by is not None:
-            claimed_by = claimant_name(claimed_by, row.claimed_by__publication_status)
+            claimed_by = party_public_name(claimed_by, row.claimed_by__publication_status)
         item = {
             "id": row.pk,
             "start": date.isoformat(),

@@ -11,6 +11,7 @@ from django.utils.html import format_html, json_script
 from django.utils.safestring import mark_safe
 
 from timeline import dates, links
+from timeline.models import Party
 
 register = template.Library()
 
@@ -131,8 +132,7 @@ def timeline_entry(entry, level=3):
             parts.append(f"<div><dt>Districts</dt><dd>{links_html}</dd></div>")
         parts.append("\n    ")
         if parties:
-            home = links.path("timeline:home")
-            links_html = ", ".join(f'<a href="{esc(f"{home}?party={s}")}">{esc(name)}</a>' for s, name in parties)
+            links_html = ", ".join(f'<a href="{esc(Party.path_for(s))}">{esc(name)}</a>' for s, name in parties)
             parts.append(f"<div><dt>Parties</dt><dd>{links_html}</dd></div>")
         parts.append("\n  </dl>\n  ")
     parts.append("\n  \n  \n  ")
