@@ -273,9 +273,9 @@ def derived_events_sync_deadline(*, deadline: Deadline) -> None:
             f"{dates.format_date(postponement.to_date, dates.DAY)}"
         )
         if postponement.requested_by:
-            text += f" at the request of {postponement.requested_by.name}"
+            text += f" at the request of {postponement.requested_by.public_name}"
         if agreed:
-            text += f"; agreed by {', '.join(p.name for p in agreed)}"
+            text += f"; agreed by {', '.join(p.public_name for p in agreed)}"
         text += "."
         if postponement.reason:
             text += f" Reason given: {postponement.reason}"
@@ -316,7 +316,7 @@ def derived_events_sync_handover(*, handover: Handover) -> Event | None:
     if handover.completed_on is None:
         _retire(existing)
         return None
-    summary = f"{handover.district.name} passes from {handover.from_party.name} to {handover.to_party.name}"
+    summary = f"{handover.district.name} passes from {handover.from_party.public_name} to {handover.to_party.public_name}"
     if handover.agreement_id:
         summary += f" under the {handover.agreement.title}"
     summary += "."
@@ -342,7 +342,7 @@ def derived_events_sync_handover(*, handover: Handover) -> Event | None:
         slug_hint=f"{handover.completed_on.isoformat()} {handover.district.slug} handed over",
         fields={
             "conflict_id": conflict_id,
-            "title": f"{handover.district.name} handed over to {handover.to_party.name}",
+            "title": f"{handover.district.name} handed over to {handover.to_party.public_name}",
             "summary": summary,
             "kind": Event.Kind.HANDOVER,
             "date": handover.completed_on,

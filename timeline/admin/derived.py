@@ -5,9 +5,10 @@ derived from it are saved together or not at all.
 """
 
 from django.db import transaction
+from django.db.models import Q
 
 from timeline import services
-from timeline.models import Agreement, Citation, Deadline, Event, Handover, Postponement, Signatory
+from timeline.models import Agreement, Citation, Deadline, District, Event, Handover, Party, Postponement, Signatory
 
 
 def agreement_saved(agreement: Agreement) -> None:
@@ -53,7 +54,26 @@ def citation_saved(citation: Citation) -> None:
         services.handover_refresh(handover=citation.handover)
 
 
+def party_saved(party: Party) -> None:
+    """Derived entries write parties' names into their titles and summaries (postponements' requests
+    and agreements, handovers), as readers may see them (``Party.public_name``): a party renamed,
+    published or withdrawn is written anew there."""
+    postponed = Deadline.objects.filter(Q(postponements__requested_by=party) | Q(postponements__agreed_by=party))
+    for deadline in postponed.distinct().order_by("pk"):
+        services.derived_events_sync_deadline(deadline=deadline)
+    for handover in Handover.objects.filter(Q(from_party=party) | Q(to_party=party)).order_by("pk"):
+        services.derived_events_sync_handover(handover=handover)
+
+
+def district_saved(district: District) -> None:
+    """Handovers' entries write the district's name into their titles and summaries."""
+    for handover in district.handovers.order_by("pk"):
+        services.derived_events_sync_handover(handover=handover)
+
+
 SAVED = {
+    Party: party_saved,
+    District: district_saved,
     Agreement: agreement_saved,
     Deadline: deadline_saved,
     Handover: handover_saved,

@@ -422,3 +422,16 @@ def test_imported_events_have_a_history_row_saying_where_they_came_from(tmp_path
     import_data(tmp_path, minimal())
     record = Event.objects.get(slug="1992-south-holds-upper").history.get()
     assert (record.history_type, record.history_change_reason) == ("+", "Imported from a dataset file")
+
+
+def test_a_party_renamed_by_a_later_file_is_renamed_in_the_entries_that_name_it(tmp_path):
+    import_data(tmp_path, minimal())
+    postponed = Event.objects.get(origin="deadline_postponed")
+    assert "at the request of South; agreed by North." in postponed.summary
+    # A later file of parties alone: the agreement naming them is not in it.
+    later = {"format": "conflict-timeline", "version": 1, "parties": [
+        {**party, "name": "Northern state"} if party["slug"] == "north" else party for party in minimal()["parties"]
+    ]}
+    import_data(tmp_path, later, name="later.json")
+    postponed.refresh_from_db()
+    assert "at the request of South; agreed by Northern state." in postponed.summary

@@ -132,3 +132,61 @@ def test_a_derived_title_never_overflows_its_column():
     event = services.derived_events_sync_agreement(agreement=agreement)
     assert len(event.title) == 300
     assert event.title.endswith("…")
+
+
+def _derived(origin) -> Event:
+    return Event.objects.get(origin=origin)
+
+
+def test_derived_entries_do_not_name_a_party_that_is_not_published():
+    # Derived titles and summaries are stored text, served as they are by the pages and the API.
+    handover = factories.HandoverFactory(
+        deadline__original_due_on=NOV(15), deadline__due_on=NOV(15),
+        to_party=factories.PartyFactory(name="Secret receiver", publication_status=PublicationStatus.DRAFT),
+    )
+    services.deadline_postpone(
+        deadline=handover.deadline, to_date=NOV(25), decided_on=NOV(15),
+        requested_by=factories.PartyFactory(name="Secret requester", publication_status=PublicationStatus.IN_REVIEW),
+        agreed_by=[factories.PartyFactory(name="Open agreer")],
+    )
+    services.handover_complete(handover=handover, completed_on=NOV(25))
+    postponed, completed = _derived(Event.Origin.DEADLINE_POSTPONED), _derived(Event.Origin.HANDOVER_COMPLETED)
+    written = " ".join([postponed.title, postponed.summary, completed.title, completed.summary])
+    assert "Secret" not in written
+    assert "at the request of a party not yet published; agreed by Open agreer." in postponed.summary
+    assert completed.title.endswith("handed over to a party not yet published")
+
+
+def test_publishing_or_renaming_a_party_rewrites_the_derived_entries_that_name_it():
+    from timeline import workflow
+    from timeline.tests.workflow_roles import user_in
+
+    requester = factories.PartyFactory(name="Requester", publication_status=PublicationStatus.IN_REVIEW)
+    handover = factories.HandoverFactory(deadline__original_due_on=NOV(15), deadline__due_on=NOV(15),
+                                         from_party=requester)
+    services.deadline_postpone(deadline=handover.deadline, to_date=NOV(25), decided_on=NOV(15), requested_by=requester)
+    services.handover_complete(handover=handover, completed_on=NOV(25))
+    assert "a party not yet published" in _derived(Event.Origin.DEADLINE_POSTPONED).summary
+
+    workflow.publish(record=requester, user=user_in("Reviewers", "rita"))
+    assert "at the request of Requester." in _derived(Event.Origin.DEADLINE_POSTPONED).summary
+    assert " passes from Requester to " in _derived(Event.Origin.HANDOVER_COMPLETED).summary
+
+    workflow.correct(record=requester, user=user_in("Reviewers", "rolf"), fields={"name": "Requesting party"},
+                     note="The party's full name.")
+    assert "at the request of Requesting party." in _derived(Event.Origin.DEADLINE_POSTPONED).summary
+    assert " passes from Requesting party to " in _derived(Event.Origin.HANDOVER_COMPLETED).summary
+
+
+def test_renaming_a_district_rewrites_its_handover_entry():
+    from timeline.admin import derived
+
+    handover = factories.HandoverFactory(district__name="Old name")
+    services.handover_complete(handover=handover, completed_on=NOV(25))
+    district = handover.district
+    district.name = "New name"
+    district.save()
+    derived.record_saved(district)
+    completed = _derived(Event.Origin.HANDOVER_COMPLETED)
+    assert completed.title.startswith("New name handed over to ")
+    assert completed.summary.startswith("New name passes from ")
