@@ -8,6 +8,7 @@ app_name = "timeline"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("timeline.json", views.timeline_visual, name="visual"),
     path("events/<slug:slug>/", views.event_detail, name="event-detail"),
     path("districts/", views.district_list, name="district-list"),
     path("districts/<slug:slug>/", views.district_detail, name="district-detail"),

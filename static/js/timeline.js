@@ -1,7 +1,8 @@
 /*
- * The visual timeline: draws the entries listed on the page with vis-timeline.
- * The data comes from a <script type="application/json"> block written by the
- * server; without JavaScript the list below it is the whole timeline.
+ * The visual timeline: draws the entries matching the page's filters with vis-timeline.
+ * Its data is fetched from the address in the canvas's data-src (the page's filters,
+ * as JSON), after the page has shown its list; without JavaScript, or if that request
+ * fails, the list below it is the whole timeline.
  */
 (function () {
   "use strict";
@@ -39,13 +40,7 @@
     return { start: new Date(first - span * 0.03), end: new Date(last + span * 0.2) };
   }
 
-  function init() {
-    var container = document.getElementById("visual-timeline");
-    if (!container || !window.vis || !window.vis.Timeline) {
-      return;
-    }
-    var source = document.getElementById(container.getAttribute("data-items"));
-    var raw = JSON.parse(source.textContent);
+  function draw(container, raw) {
     var items = raw.map(function (item) {
       var entry = {
         id: item.id,
@@ -82,12 +77,45 @@
       onInitialDrawComplete: function () {
         timeline.setWindow(window_.start, window_.end, { animation: false });
         recordWindow(container, timeline.getWindow());
+        container.setAttribute("aria-busy", "false");
         container.setAttribute("data-ready", "true");
       }
     });
     timeline.on("rangechanged", function (props) {
       recordWindow(container, props);
     });
+  }
+
+  function fail(container) {
+    // Said in place of the drawing; the list below is unaffected.
+    var message = document.createElement("p");
+    message.className = "visual__failed";
+    message.textContent = "The visual timeline could not be loaded. Every entry is in the list below.";
+    container.parentNode.replaceChild(message, container);
+  }
+
+  function init() {
+    var container = document.getElementById("visual-timeline");
+    if (!container || !window.vis || !window.vis.Timeline || !window.fetch) {
+      return;
+    }
+    window.fetch(container.getAttribute("data-src"), { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then(function (response) {
+        if (!response.ok) {
+          throw new Error("HTTP " + response.status);
+        }
+        return response.json();
+      })
+      .then(function (data) {
+        if (data.items.length) {
+          draw(container, data.items);
+        } else {  // the record changed between the page and this request: nothing to draw
+          container.parentNode.hidden = true;
+        }
+      })
+      .catch(function () {
+        fail(container);
+      });
   }
 
   if (document.readyState === "loading") {

@@ -3,11 +3,10 @@
 import html
 import json
 
-import orjson
 from django import template
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.utils.html import format_html, json_script
+from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from timeline import dates, links
@@ -26,8 +25,6 @@ _JSON_SCRIPT_ESCAPES = {
 }
 
 
-_JSON_BYTES_ESCAPES = [(chr(code).encode(), escaped.encode()) for code, escaped in _JSON_SCRIPT_ESCAPES.items()]
-
 
 @register.simple_tag
 def site_name():
@@ -39,21 +36,6 @@ def json_ld(value):
     """``value`` as a schema.org JSON-LD block, escaped like ``json_script``."""
     text = json.dumps(value, cls=DjangoJSONEncoder, ensure_ascii=False).translate(_JSON_SCRIPT_ESCAPES)
     return format_html('<script type="application/ld+json">{}</script>', mark_safe(text))  # noqa: S308
-
-
-@register.filter
-def json_data(value, element_id):
-    """``json_script`` for data of strings, numbers and lists (the visual timeline's 2,000 items), written
-    by orjson: compact and in UTF-8 rather than ``\\u`` escapes, several times faster, escaped the same way
-    (nothing can close the element). Anything orjson cannot write goes to ``json_script``."""
-    try:
-        data = orjson.dumps(value)
-    except TypeError:  # orjson.JSONEncodeError
-        return json_script(value, element_id)
-    for raw, escaped in _JSON_BYTES_ESCAPES:  # on bytes: str.translate is slow once a string is not ASCII
-        if raw in data:  # a search is cheaper than a copy, and most pages hold none of them
-            data = data.replace(raw, escaped)
-    return format_html('<script id="{}" type="application/json">{}</script>', element_id, mark_safe(data.decode()))  # noqa: S308
 
 
 @register.filter

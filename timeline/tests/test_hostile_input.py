@@ -181,6 +181,7 @@ def test_too_many_form_fields_are_a_400(db):
 
 @pytest.mark.parametrize("path", [
     "/?q=%ff%fe%fd", "/?q=%00", "/?from=2020-02-30", "/?to=13-2020", "/?district=%ff", "/?as_of=%ff",
+    "/timeline.json?q=%00", "/timeline.json?from=%ff&to=2020-02-30", "/timeline.json?page=%ff&order=%00",
     "/districts/?q=%c3%28", "/handovers/?as_of=0000-00-00", "/agreements/?as_of=2020-02-30",
     "/api/v1/events/?q=%ff%fe", "/api/v1/events/?date_from=%ff", "/api/v1/districts/?q=%c3%28",
     "/feeds/events.atom?x=%ff", "/events/%ff%fe/", "/districts/%c3%28/",

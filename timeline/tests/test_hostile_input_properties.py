@@ -142,6 +142,13 @@ def test_any_filter_on_the_timeline_page_is_answered_without_a_server_error(clie
     response = client.get("/", params)
 
     assert response.status_code < 500, (params, response.status_code)
+    # Its visual data answers the same parameters the same way: drawn when the page is fine, else a 400 naming them.
+    data = client.get("/timeline.json", params)
+    assert data.status_code == response.status_code, (params, data.status_code)
+    if data.status_code == 400:
+        assert data.json()["errors"]
+    else:
+        assert len(data.json()["items"]) == min(response.context["page"].paginator.count, data.json()["limit"])
 
 
 @pytest.mark.django_db

@@ -123,6 +123,20 @@ def test_an_entry_of_the_visual_timeline_links_to_its_page(open_page, demo):
     assert problems.errors == []
 
 
+def test_when_the_visual_data_cannot_be_fetched_the_page_says_so_and_keeps_its_list(open_page, demo):
+    page, problems = open_page({"width": 1280, "height": 900})
+    page.route("**/timeline.json*", lambda route: route.fulfill(status=503, body="unavailable"))
+    page.goto("/")
+    page.locator("p.visual__failed").wait_for()
+    assert page.locator("p.visual__failed").inner_text() == (
+        "The visual timeline could not be loaded. Every entry is in the list below."
+    )
+    assert page.locator("#visual-timeline").count() == 0
+    assert page.locator("main article.entry").count() == Event.objects.published().count()
+    # The browser reports the failed request itself; the script adds no error of its own.
+    assert [e for e in problems.errors if "503" not in e] == []
+
+
 def test_the_district_map_is_an_svg_with_labelled_links(open_page, demo):
     page, problems = open_page({"width": 360, "height": 740})
     page.goto("/districts/")
