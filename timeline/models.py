@@ -315,6 +315,12 @@ class District(PublishableModel):
     def __str__(self):
         return self.name
 
+    @property
+    def public_name(self) -> str:
+        """The name readers see where a published record names this district: ``UNPUBLISHED_DISTRICT``
+        until it is published (its page, and the API, do not exist for it until then)."""
+        return self.name if self.is_published else UNPUBLISHED_DISTRICT
+
     def get_absolute_url(self):
         return links.slug_path("timeline:district-detail", self.slug)
 
@@ -760,7 +766,10 @@ class Handover(PublishableModel):
         return f"{self.district}: {self.from_party} \u2192 {self.to_party}"
 
     def get_absolute_url(self):
-        # Filtered to its district, so the row is on the page whatever page of the tracker it falls on.
+        # Filtered to its district, so the row is on the page whatever page of the tracker it falls on;
+        # a district not yet published is not named (its row's anchor is the handover's id).
+        if not self.district.is_published:
+            return f"{links.path('timeline:handover-list')}#handover-{self.pk}"
         slug = self.district.slug
         return f"{links.path('timeline:handover-list')}?district={slug}#handover-{slug}"
 
@@ -828,6 +837,8 @@ class Handover(PublishableModel):
 # party behind a claim, a handover, a postponement, a period of control): the record is shown,
 # without the name (the API gives null for such a party, or leaves it out of a list).
 UNPUBLISHED_PARTY = "a party not yet published"
+# The same for a district (a handover, a deadline or a change of control of it).
+UNPUBLISHED_DISTRICT = "a district not yet published"
 
 
 def party_public_name(name: str, publication_status: str) -> str:

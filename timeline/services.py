@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils.text import Truncator, slugify
+from django.utils.text import Truncator, capfirst, slugify
 from simple_history.utils import bulk_create_with_history
 
 from timeline import cache, dates
@@ -316,7 +316,8 @@ def derived_events_sync_handover(*, handover: Handover) -> Event | None:
     if handover.completed_on is None:
         _retire(existing)
         return None
-    summary = f"{handover.district.name} passes from {handover.from_party.public_name} to {handover.to_party.public_name}"
+    district = capfirst(handover.district.public_name)
+    summary = f"{district} passes from {handover.from_party.public_name} to {handover.to_party.public_name}"
     if handover.agreement_id:
         summary += f" under the {handover.agreement.title}"
     summary += "."
@@ -339,10 +340,12 @@ def derived_events_sync_handover(*, handover: Handover) -> Event | None:
     return _write_derived(
         existing,
         origin=Event.Origin.HANDOVER_COMPLETED,
-        slug_hint=f"{handover.completed_on.isoformat()} {handover.district.slug} handed over",
+        # Set once, when the entry is created: a district not yet published is not named in its address either.
+        slug_hint=f"{handover.completed_on.isoformat()} "
+        f"{handover.district.slug if handover.district.is_published else 'district'} handed over",
         fields={
             "conflict_id": conflict_id,
-            "title": f"{handover.district.name} handed over to {handover.to_party.public_name}",
+            "title": f"{district} handed over to {handover.to_party.public_name}",
             "summary": summary,
             "kind": Event.Kind.HANDOVER,
             "date": handover.completed_on,

@@ -129,8 +129,8 @@ def _visual_items(rows) -> list[dict]:
 
 
 def _timeline_query(request):
-    """What ``/`` and its visual data read from the request: (filter form, ?as_of= form, the day it
-    names, the status to answer, the published entries matching, in page order)."""
+    """What ``/`` and its visual data read from the request: (filter form, its filters, ?as_of= form,
+    the day it names, the status to answer, the published entries matching, in page order)."""
     form = TimelineFilterForm(request.GET or None)
     if form.is_bound:
         form.is_valid()
@@ -205,7 +205,7 @@ def timeline_visual(request):
     if cut:  # the first VISUAL_LIMIT in the page's order, as the page says
         rows = list(selectors.entry_rows(queryset, *VISUAL_COLUMNS)[:VISUAL_LIMIT])
     rows.sort(key=lambda row: (row.date, row.pk))
-    # orjson: several times faster than json on 2,000 items, and UTF-8 rather than \\u escapes.
+    # orjson: several times faster than json on 2,000 items, and UTF-8 rather than \u escapes.
     body = orjson.dumps({"items": _visual_items(rows), "cut": cut, "limit": VISUAL_LIMIT})
     return HttpResponse(body, content_type="application/json")
 

@@ -411,3 +411,31 @@ def test_a_page_does_not_name_a_party_that_is_not_published(client, draft_party_
     assert response.status_code == 200
     assert "Secret party" not in text
     assert "party not yet published" in text.replace("\r\n ", "")
+
+
+@pytest.fixture
+def draft_district_handover():
+    """A published, completed handover (and its derived entry) of a district that is not published."""
+    from timeline import services
+
+    agreement = factories.AgreementFactory(slug="statement")
+    district = factories.DistrictFactory(name="Secret district", slug="secret-place", conflict=agreement.conflict,
+                                         publication_status=PublicationStatus.DRAFT)
+    handover = factories.HandoverFactory(agreement=agreement, district=district, deadline__agreement=agreement,
+                                         deadline__district=district)
+    services.handover_complete(handover=handover, completed_on=dt.date(2020, 11, 25))
+    return Event.objects.get(origin=Event.Origin.HANDOVER_COMPLETED)
+
+
+@pytest.mark.parametrize("path", ["/handovers/", "/", "/timeline.json", "/agreements/statement/", "entry",
+                                  "/feeds/events.atom", "/api/v1/events/", "/api/v1/handovers/"])
+def test_a_page_does_not_name_a_district_that_is_not_published(client, draft_district_handover, path):
+    # Neither its name nor its slug (which the address of its page, a 404, would give away).
+    if path == "entry":
+        path = draft_district_handover.get_absolute_url()
+    response = client.get(path)
+    text = response.content.decode()
+    assert response.status_code == 200
+    assert "Secret district" not in text and "secret-place" not in text
+    if not path.startswith("/api/v1/handovers/"):  # the API gives null there
+        assert "istrict not yet published" in text

@@ -181,7 +181,7 @@ def test_publishing_or_renaming_a_party_rewrites_the_derived_entries_that_name_i
 def test_renaming_a_district_rewrites_its_handover_entry():
     from timeline.admin import derived
 
-    handover = factories.HandoverFactory(district__name="Old name")
+    handover = factories.HandoverFactory()
     services.handover_complete(handover=handover, completed_on=NOV(25))
     district = handover.district
     district.name = "New name"
@@ -190,3 +190,20 @@ def test_renaming_a_district_rewrites_its_handover_entry():
     completed = _derived(Event.Origin.HANDOVER_COMPLETED)
     assert completed.title.startswith("New name handed over to ")
     assert completed.summary.startswith("New name passes from ")
+
+
+def test_publishing_a_district_names_it_in_its_handover_entry():
+    from timeline import workflow
+    from timeline.tests.workflow_roles import user_in
+
+    agreement = factories.AgreementFactory()
+    district = factories.DistrictFactory(name="Riverside", conflict=agreement.conflict,
+                                         publication_status=PublicationStatus.IN_REVIEW)
+    handover = factories.HandoverFactory(agreement=agreement, district=district, deadline__agreement=agreement,
+                                         deadline__district=district)
+    services.handover_complete(handover=handover, completed_on=NOV(25))
+    assert _derived(Event.Origin.HANDOVER_COMPLETED).title.startswith("A district not yet published handed over to ")
+    workflow.publish(record=handover.district, user=user_in("Reviewers", "rita"))
+    completed = _derived(Event.Origin.HANDOVER_COMPLETED)
+    assert completed.title.startswith("Riverside handed over to ")
+    assert completed.summary.startswith("Riverside passes from ")
