@@ -400,15 +400,18 @@ def draft_party_records():
     return event
 
 
+def _found_text(client, path: str) -> str:
+    """The body of a page or API answer that must be there (a 200)."""
+    response = client.get(path)
+    assert response.status_code == 200, (path, response.status_code)
+    return response.content.decode()
+
+
 @pytest.mark.parametrize("path", ["/handovers/", "/districts/", "/districts/riverside/", "event", "/agreements/statement/",
                                   "/feeds/deadlines.ics", "/", "/api/v1/events/", "/feeds/events.atom"])
 def test_a_page_does_not_name_a_party_that_is_not_published(client, draft_party_records, path):
     # The API gives null for such a party (PartyRefSerializer); the pages wrote its name.
-    if path == "event":
-        path = draft_party_records.get_absolute_url()
-    response = client.get(path)
-    text = response.content.decode()
-    assert response.status_code == 200
+    text = _found_text(client, draft_party_records.get_absolute_url() if path == "event" else path)
     assert "Secret party" not in text
     assert "party not yet published" in text.replace("\r\n ", "")
 
@@ -431,11 +434,7 @@ def draft_district_handover():
                                   "/feeds/events.atom", "/api/v1/events/", "/api/v1/handovers/"])
 def test_a_page_does_not_name_a_district_that_is_not_published(client, draft_district_handover, path):
     # Neither its name nor its slug (which the address of its page, a 404, would give away).
-    if path == "entry":
-        path = draft_district_handover.get_absolute_url()
-    response = client.get(path)
-    text = response.content.decode()
-    assert response.status_code == 200
+    text = _found_text(client, draft_district_handover.get_absolute_url() if path == "entry" else path)
     assert "Secret district" not in text and "secret-place" not in text
     if not path.startswith("/api/v1/handovers/"):  # the API gives null there
         assert "istrict not yet published" in text
