@@ -60,7 +60,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import DatabaseError, connection, transaction
-from django.db.models import CharField, Model, Prefetch, Q
+from django.db.models import CharField, Model, Prefetch
 from django.utils import timezone
 
 from timeline import cache, planner, services
@@ -2007,12 +2007,13 @@ class _Loader:
                     synced_deadlines.add(deadline.pk)
         for handover in Handover.objects.exclude(pk__in=synced_handovers):
             services.derived_events_sync_handover(handover=handover)
-        # Postponements' entries write the names of the parties that asked and agreed: a party this
-        # import renamed or (un)published is written anew there too (timeline.admin.derived.party_saved).
+            synced_handovers.add(handover.pk)
+        # Derived entries write parties' names: those this import renamed or (un)published are written
+        # anew where the syncs above did not reach (deadlines of agreements the file does not carry).
         if parties := [pk for kind, pk in self.updated if kind == "party"]:
-            naming = Q(postponements__requested_by__in=parties) | Q(postponements__agreed_by__in=parties)
-            for deadline in Deadline.objects.filter(naming).exclude(pk__in=synced_deadlines).distinct().order_by("pk"):
-                services.derived_events_sync_deadline(deadline=deadline)
+            services.derived_events_sync_parties(
+                party_ids=parties, except_deadlines=synced_deadlines, except_handovers=synced_handovers
+            )
 
 # --------------------------------------------------------------------------
 # Dumping

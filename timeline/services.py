@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils.text import Truncator, capfirst, slugify
 from simple_history.utils import bulk_create_with_history
 
@@ -361,6 +362,20 @@ def derived_events_sync_handover(*, handover: Handover) -> Event | None:
         parties=[handover.from_party, handover.to_party],
         citations=handover.citations.all(),
     )
+
+
+def derived_events_sync_parties(*, party_ids: Iterable[int], except_deadlines: Iterable[int] = (),
+                                except_handovers: Iterable[int] = ()) -> None:
+    """The derived entries that write these parties' names (postponements' requests and agreements,
+    completed handovers) written anew, after a party is renamed, published or withdrawn
+    (``Party.public_name``); but those of the deadlines and handovers already brought in step."""
+    party_ids = list(party_ids)
+    naming = Q(postponements__requested_by__in=party_ids) | Q(postponements__agreed_by__in=party_ids)
+    for deadline in Deadline.objects.filter(naming).exclude(pk__in=except_deadlines).distinct().order_by("pk"):
+        derived_events_sync_deadline(deadline=deadline)
+    handovers = Handover.objects.filter(Q(from_party__in=party_ids) | Q(to_party__in=party_ids))
+    for handover in handovers.exclude(pk__in=except_handovers).order_by("pk"):
+        derived_events_sync_handover(handover=handover)
 
 
 def derived_events_sync_all(*, agreements: Iterable[Agreement] | None = None) -> None:

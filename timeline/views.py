@@ -164,10 +164,6 @@ def home(request):
         )
     page = paginator.page(number)
     events = selectors.timeline_entries(page.object_list)
-    # The visual timeline's data is its own request (timeline_visual): the page's list is
-    # readable before it arrives, and every page of one set of filters shares its cached answer.
-    visual_query = request.GET.copy()
-    visual_query.pop("page", None)
     context = {
         "form": form,
         "filtered": any(bool(v) for v in filters.values()),
@@ -178,7 +174,9 @@ def home(request):
         "count_capped": count_capped,
         "count_limit": f"{COUNT_LIMIT:,}",
         "groups": _group_by_month(events),
-        "visual_url": f"{reverse('timeline:visual')}?{visual_query.urlencode()}".rstrip("?") if status == 200 else "",
+        # The visual timeline's data is its own request (timeline_visual, the page's parameters but the
+        # page number): the list is readable before it arrives, and every page shares its cached answer.
+        "visual": status == 200 and bool(events),
         "visual_cut": count > VISUAL_LIMIT,
         "visual_limit": VISUAL_LIMIT,
         **_as_of_context(as_of_form, day),

@@ -5,7 +5,6 @@ derived from it are saved together or not at all.
 """
 
 from django.db import transaction
-from django.db.models import Q
 
 from timeline import services
 from timeline.models import Agreement, Citation, Deadline, District, Event, Handover, Party, Postponement, Signatory
@@ -55,14 +54,9 @@ def citation_saved(citation: Citation) -> None:
 
 
 def party_saved(party: Party) -> None:
-    """Derived entries write parties' names into their titles and summaries (postponements' requests
-    and agreements, handovers), as readers may see them (``Party.public_name``): a party renamed,
-    published or withdrawn is written anew there."""
-    postponed = Deadline.objects.filter(Q(postponements__requested_by=party) | Q(postponements__agreed_by=party))
-    for deadline in postponed.distinct().order_by("pk"):
-        services.derived_events_sync_deadline(deadline=deadline)
-    for handover in Handover.objects.filter(Q(from_party=party) | Q(to_party=party)).order_by("pk"):
-        services.derived_events_sync_handover(handover=handover)
+    """Derived entries write parties' names as readers may see them: a party renamed, published or
+    withdrawn is written anew there."""
+    services.derived_events_sync_parties(party_ids=[party.pk])
 
 
 def district_saved(district: District) -> None:

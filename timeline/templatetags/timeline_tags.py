@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
+from django.utils.text import capfirst
 
 from timeline import dates, links
 from timeline.models import Party
@@ -25,10 +26,18 @@ _JSON_SCRIPT_ESCAPES = {
 }
 
 
-
 @register.simple_tag
 def site_name():
     return settings.SITE_NAME
+
+
+@register.simple_tag
+def district_link(district, query=""):
+    """A district a published record names: a link to its page (``query`` appended), or, until it is
+    published, ``District.public_name`` without a link (its page does not exist yet)."""
+    if district.is_published:
+        return format_html('<a href="{}{}">{}</a>', district.get_absolute_url(), query, district.name)
+    return capfirst(district.public_name)
 
 
 @register.filter
