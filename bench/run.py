@@ -147,7 +147,8 @@ def ensure_database(base: str, name: str, events: int, seed: int) -> dict:
         with contextlib.suppress(Exception):
             editorial, conflicts = synthetic_state(url)
             if editorial == events and conflicts > 0:
-                log(f"{name}: reusing, it holds {events:,} synthetic events")
+                log(f"{name}: reusing, it holds {events:,} synthetic events; migrating")
+                manage(url, "migrate", "--noinput", "-v0")  # the indexes measured are those of this checkout
                 return {"reused": True, "generation": None}
         log(f"{name}: holds other data, rebuilding")
         pg_query(f"{base}/postgres", f'DROP DATABASE "{name}" WITH (FORCE)')

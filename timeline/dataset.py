@@ -54,7 +54,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 from itertools import islice
+from operator import itemgetter
 from typing import Any
 
 from django.conf import settings
@@ -351,6 +353,7 @@ def _max_lengths() -> dict[tuple[str, str], int]:
 MAX_LENGTH = _max_lengths()
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_TEXTUAL = frozenset({"str", "slug", "ref", "choice"})
 # \Z, not $: Django's slug validator refuses a final newline too.
 _SLUG = re.compile(r"^[-a-zA-Z0-9_]+\Z")
 
@@ -387,11 +390,13 @@ def _json_type(value) -> str:
 
 
 def _reject_duplicate_keys(pairs):
-    seen = {}
-    for key, value in pairs:
-        if key in seen:
-            raise ValueError(f'the key "{key}" appears twice in one object')
-        seen[key] = value
+    seen = dict(pairs)
+    if len(seen) < len(pairs):  # only then is the duplicate looked for
+        keys = set()
+        for key, _ in pairs:
+            if key in keys:
+                raise ValueError(f'the key "{key}" appears twice in one object')
+            keys.add(key)
     return seen
 
 
@@ -608,17 +613,20 @@ def _chunks(items, size: int):
 
 
 class _Events:
-    """The events of a file, read, shape-checked and prepared (``_Loader.prepare``) a batch or two
-    ahead in a second thread, while the main thread waits for the database to write the batch
-    before. That thread never touches the database; it hands over (checked batch, prepared rows)
-    through a queue of at most ``AHEAD`` batches, so memory stays bounded."""
+    """The events of a file, read, shape-checked, prepared (``_prepare_events``) and planned
+    (``plan(checked, prepared)``, ``_Loader.plan_events``) a few batches ahead in a second thread,
+    while the main thread waits for the database to write the batch before: it waits with the GIL
+    released, so the two overlap. That thread never touches the import's transaction (it draws new
+    ids from the sequences on its own connection); it hands over (checked batch, prepared rows,
+    plan or None) through a queue of at most ``AHEAD`` batches, so memory stays bounded."""
 
     AHEAD = 2
 
-    def __init__(self, reader: _Reader, validation: "_Validation"):
-        self.reader, self.validation = reader, validation
+    def __init__(self, reader: _Reader, validation: "_Validation", plan=None):
+        self.reader, self.validation, self.plan = reader, validation, plan
         self.queue: queue.Queue = queue.Queue(maxsize=self.AHEAD)
         self.stop = threading.Event()
+        self.head_loaded = threading.Event()  # plans refer to the head's rows: none is made before
         self.thread = threading.Thread(target=self._read, name="dataset-reader", daemon=True)
 
     def _read(self) -> None:
@@ -628,11 +636,23 @@ class _Events:
                 checked = self.validation.shape(batch, start)
                 start += len(batch)
                 prepared = _prepare_events(checked.records) if not checked.errors else {}
-                if not self._put((checked, prepared)):
+                planned = None
+                if self.plan and self._wait(self.head_loaded) and not self.validation.errors:
+                    planned = self.plan(checked, prepared)
+                if not self._put((checked, prepared, planned)):
                     return
             self._put(None)
         except BaseException as exc:  # handed to the main thread, which raises it
             self._put(exc)
+        finally:
+            if self.plan:
+                connection.close()  # this thread's own (plan_events drew ids on it), never the import's
+
+    def _wait(self, event: threading.Event) -> bool:
+        while not event.wait(0.1):
+            if self.stop.is_set():
+                return False
+        return True
 
     def _put(self, item) -> bool:
         while not self.stop.is_set():
@@ -688,94 +708,99 @@ class _Checker:
         return out
 
     def value(self, value, field: Field, where: str, name: str, kind: str = ""):
-        if value is None or (value == "" and field.type in ("str", "slug", "ref", "choice")):
+        type_ = field.type
+        if value is None or (value == "" and type_ in _TEXTUAL):
             if field.required:
                 self.errors.append(f"{_at(where, name)} required")
-            if field.type in ("records", "refs"):
+            if type_ in ("records", "refs"):
                 return []
             return field.default
-        problem = _at(where, name)
-        if field.type in ("str", "slug", "ref", "choice"):
+        # Where a message points (``_at``) is only worked out for a problem: most values have none.
+        # The commonest types return first (millions of values on a large import).
+        if type_ in _TEXTUAL:
             if not isinstance(value, str):
-                self.errors.append(f"{problem} must be a string (got {_json_type(value)})")
+                self.errors.append(f"{_at(where, name)} must be a string (got {_json_type(value)})")
                 return field.default
             if "\x00" in value:
-                self.errors.append(f"{problem} must not contain the NUL character")
+                self.errors.append(f"{_at(where, name)} must not contain the NUL character")
                 return field.default
             limit = MAX_LENGTH.get((kind, name))
             if limit is not None and len(value) > limit:
-                self.errors.append(f"{problem} Ensure this value has at most {limit} characters (it has {len(value)}).")
+                self.errors.append(f"{_at(where, name)} Ensure this value has at most {limit} characters (it has {len(value)}).")
                 return field.default
-        if field.type == "slug" and not _SLUG.match(value):
-            self.errors.append(f'{problem} must be a slug of letters, digits, hyphens and underscores (got "{value}")')
-        elif field.type == "ref":
-            self.refs.append((where, name, field.target, value))
-        elif field.type == "choice" and value not in field.choices:
-            self.errors.append(f'{problem} must be one of {", ".join(field.choices)} (got "{value}")')
-            return field.default
-        elif field.type == "int":
-            if isinstance(value, bool) or not isinstance(value, int):
-                self.errors.append(f"{problem} must be a whole number (got {_json_type(value)})")
-                return None
-        elif field.type == "number":
-            if isinstance(value, bool) or not isinstance(value, int | Decimal):
-                self.errors.append(f"{problem} must be a number (got {_json_type(value)})")
-                return None
-        elif field.type == "date":
-            return self._date(value, problem)
-        elif field.type == "datetime":
-            return self._datetime(value, problem)
-        elif field.type == "json":
-            if not isinstance(value, dict):
-                self.errors.append(f"{problem} must be an object (got {_json_type(value)})")
-                return None
-            if _has_nul(value):
-                self.errors.append(f"{problem} must not contain the NUL character")
-                return None
-            return _plain(value)
-        elif field.type == "refs":
-            if not isinstance(value, list) or not all(isinstance(v, str) and "\x00" not in v for v in value):
-                self.errors.append(f"{problem} must be a list of slugs")
-                return []
-            if len(value) > 1 and len(set(value)) < len(value):
-                for slug in sorted({v for v in value if value.count(v) > 1}):
-                    self.errors.append(f'{problem} "{slug}" is listed twice')
-            for slug in value:
-                self.refs.append((where, name, field.target, slug))
-            return list(dict.fromkeys(value))
-        elif field.type == "record":
-            return self.record(value, field.target, _child(where, name))
-        elif field.type == "records":
+            if type_ == "str":
+                return value
+            if type_ == "ref":
+                self.refs.append((where, name, field.target, value))
+                return value
+        elif type_ == "records":
             if not isinstance(value, list):
-                self.errors.append(f"{problem} must be a list (got {_json_type(value)})")
+                self.errors.append(f"{_at(where, name)} must be a list (got {_json_type(value)})")
                 return []
             records = [self.record(item, field.target, f"{_child(where, name)}[{n}]") for n, item in enumerate(value)]
             return [r for r in records if r is not None]
+        if type_ == "slug" and not _SLUG.match(value):
+            self.errors.append(f'{_at(where, name)} must be a slug of letters, digits, hyphens and underscores (got "{value}")')
+        elif type_ == "choice" and value not in field.choices:
+            self.errors.append(f'{_at(where, name)} must be one of {", ".join(field.choices)} (got "{value}")')
+            return field.default
+        elif type_ == "int":
+            if isinstance(value, bool) or not isinstance(value, int):
+                self.errors.append(f"{_at(where, name)} must be a whole number (got {_json_type(value)})")
+                return None
+        elif type_ == "number":
+            if isinstance(value, bool) or not isinstance(value, int | Decimal):
+                self.errors.append(f"{_at(where, name)} must be a number (got {_json_type(value)})")
+                return None
+        elif type_ == "date":
+            return self._date(value, where, name)
+        elif type_ == "datetime":
+            return self._datetime(value, where, name)
+        elif type_ == "json":
+            if not isinstance(value, dict):
+                self.errors.append(f"{_at(where, name)} must be an object (got {_json_type(value)})")
+                return None
+            if _has_nul(value):
+                self.errors.append(f"{_at(where, name)} must not contain the NUL character")
+                return None
+            return _plain(value)
+        elif type_ == "refs":
+            if not isinstance(value, list) or not all(isinstance(v, str) and "\x00" not in v for v in value):
+                self.errors.append(f"{_at(where, name)} must be a list of slugs")
+                return []
+            if len(value) > 1 and len(set(value)) < len(value):
+                for slug in sorted({v for v in value if value.count(v) > 1}):
+                    self.errors.append(f'{_at(where, name)} "{slug}" is listed twice')
+            for slug in value:
+                self.refs.append((where, name, field.target, slug))
+            return list(dict.fromkeys(value))
+        elif type_ == "record":
+            return self.record(value, field.target, _child(where, name))
         return value
 
-    def _date(self, value, problem):
+    def _date(self, value, where: str, name: str):
         if not isinstance(value, str):
-            self.errors.append(f"{problem} must be a date string YYYY-MM-DD (got {_json_type(value)})")
+            self.errors.append(f"{_at(where, name)} must be a date string YYYY-MM-DD (got {_json_type(value)})")
             return None
         try:
             if not _DATE.match(value):
                 raise ValueError("use the form YYYY-MM-DD")
             return dt.date.fromisoformat(value)
         except ValueError as exc:
-            self.errors.append(f'{problem} "{value}" is not a valid date ({exc})')
+            self.errors.append(f'{_at(where, name)} "{value}" is not a valid date ({exc})')
             return None
 
-    def _datetime(self, value, problem):
+    def _datetime(self, value, where: str, name: str):
         if not isinstance(value, str):
-            self.errors.append(f"{problem} must be an ISO 8601 date and time (got {_json_type(value)})")
+            self.errors.append(f"{_at(where, name)} must be an ISO 8601 date and time (got {_json_type(value)})")
             return None
         try:
             moment = dt.datetime.fromisoformat(value)
         except ValueError:
-            self.errors.append(f'{problem} "{value}" is not an ISO 8601 date and time such as 2020-11-10T00:00:00+03:00')
+            self.errors.append(f'{_at(where, name)} "{value}" is not an ISO 8601 date and time such as 2020-11-10T00:00:00+03:00')
             return None
         if moment.tzinfo is None:
-            self.errors.append(f'{problem} "{value}" needs a UTC offset, e.g. 2020-11-10T00:00:00+03:00')
+            self.errors.append(f'{_at(where, name)} "{value}" needs a UTC offset, e.g. 2020-11-10T00:00:00+03:00')
             return None
         return moment.astimezone(dt.UTC)
 
@@ -927,7 +952,10 @@ class _Validation:
                 # The model fills an end date's missing precision with the start's: do it here so a re-import compares equal.
                 rec["end_date_precision"] = rec["date_precision"]
             out.append((n, rec))
-        return _Checked(out, checker.refs, errors)
+        # Only slugs the file does not declare need the database (``references``, in the writing thread).
+        declared = self.declared
+        refs = [ref for ref in checker.refs if ref[3] not in declared[ref[2]]]
+        return _Checked(out, refs, errors)
 
     def references(self, checked: "_Checked") -> list[tuple[int, dict]]:
         """The checks of a batch of events against the database: slugs and compound keys of stored records."""
@@ -1031,6 +1059,19 @@ class _Checked:
     errors: list[str]
 
 
+@dataclass
+class _Plan:
+    """A batch of new events ready to write (``_Loader._plan``): its statements (``bulk``), the rows by
+    position, the new events' ids and what it creates."""
+
+    bulk: "_Bulk"
+    fresh: list[tuple[int, dict, dict]]
+    ids: list[int]
+    changes: int
+    citations: int
+    disputed: list[tuple[int, list[dict], str]]
+
+
 def _check_nested_duplicates(data: dict, errors: list[str]) -> None:
     for n, party in enumerate(data["parties"]):
         path = f'parties[{n}] (slug "{party["slug"]}").memberships'
@@ -1089,14 +1130,16 @@ def load_file(stream) -> Counter:
         validation = _Validation(reader.head())
         with transaction.atomic():
             loader = _Loader(validation.data)
-            if not validation.errors:
-                loader.load_head()
-            statistics = planner.GrowthStatistics(GROWING_TABLES, first=BATCH)
-            with _Events(reader, validation) as events:
-                for checked, prepared in events:
+            with _Events(reader, validation, loader.plan_events) as events:
+                # The reading thread reads and checks the first events meanwhile; it plans none before this.
+                if not validation.errors:
+                    loader.load_head()
+                events.head_loaded.set()
+                statistics = planner.GrowthStatistics(GROWING_TABLES, first=BATCH)
+                for checked, prepared, plan in events:
                     records = validation.references(checked)
                     if not validation.errors:
-                        validation.add(loader.load_events(records, prepared))
+                        validation.add(loader.load_events(records, prepared, plan))
                         statistics.grew(len(records))
             validation.finish()
             loader.finish()
@@ -1201,6 +1244,23 @@ _COPY_BY_TYPE = {
 }
 
 
+def _copy_line(values) -> str:
+    """Values as one line of PostgreSQL's COPY text format (without its newline): the commonest
+    types inline, since a large import sends millions of values."""
+    out = []
+    for value in values:
+        kind = type(value)
+        if kind is str:
+            out.append(_copy_str(value))
+        elif kind is int:
+            out.append(str(value))
+        elif value is None:
+            out.append("\\N")
+        else:
+            out.append(_copy_text(value))
+    return "\t".join(out)
+
+
 def _copy_text(value) -> str:
     """A value in PostgreSQL's COPY text format."""
     convert = _COPY_BY_TYPE.get(type(value))
@@ -1215,6 +1275,75 @@ def _copy_text(value) -> str:
     if isinstance(value, dict | list):
         return _copy_text(json.dumps(value))
     return str(value)
+
+
+# Bytes psycopg2 reads from a COPY's text at a time (its default is 8 KiB: a thousand reads per batch).
+COPY_READ = 1 << 20
+
+
+def next_ids(model, n: int, using=None) -> list[int]:
+    """``n`` new ids from ``model``'s sequence (PostgreSQL), on ``using`` (this thread's connection by default).
+
+    Sequences are outside transactions, so the ids may be drawn on another
+    connection than the one that writes the rows."""
+    conn = using or connection
+    with conn.cursor() as cursor:
+        # The sequence looked up once (a scalar subquery), not per row: that was 6 of every 7 ms here.
+        cursor.execute(
+            "SELECT nextval((SELECT pg_get_serial_sequence(%s, %s))::regclass) FROM generate_series(1, %s)",
+            [conn.ops.quote_name(model._meta.db_table), model._meta.pk.column, n],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+class References:
+    """What new rows written without their foreign-key triggers (``_Bulk.run``) refer to, checked
+    as the triggers would have: each referenced row exists and is locked ``FOR KEY SHARE`` until
+    the import commits, so that it cannot be deleted meanwhile; one query per referenced table.
+    Rows inserted by the import itself need no check: no other transaction sees them."""
+
+    def __init__(self):
+        self.referenced: dict[type[Model], set[int]] = defaultdict(set)
+        self.inserted: dict[type[Model], set[int]] = defaultdict(set)
+
+    @staticmethod
+    def allowed() -> bool:
+        """Whether this connection may turn triggers off (a superuser, or granted ``SET`` on
+        ``session_replication_role``): tried inside a savepoint, which a refusal rolls back."""
+        if connection.vendor != "postgresql":
+            return False
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SET LOCAL session_replication_role = replica")
+                cursor.execute("SET LOCAL session_replication_role = origin")
+        except DatabaseError:
+            return False
+        return True
+
+    def add(self, bulk: "_Bulk") -> None:
+        for model, ids in bulk.referenced.items():
+            self.referenced[model] |= ids
+        for model, ids in bulk.inserted.items():
+            self.inserted[model].update(ids)
+
+    def verify(self) -> list[str]:
+        """The references that do not hold (none unless a record was deleted during the import)."""
+        problems = []
+        with connection.cursor() as cursor:
+            for model, ids in self.referenced.items():
+                wanted = sorted((ids - {None}) - self.inserted[model])
+                if not wanted:
+                    continue
+                table, pk = connection.ops.quote_name(model._meta.db_table), connection.ops.quote_name(model._meta.pk.column)
+                cursor.execute(f"SELECT {pk} FROM {table} WHERE {pk} = ANY(%s) FOR KEY SHARE", [wanted])  # noqa: S608
+                missing = set(wanted) - {row[0] for row in cursor.fetchall()}
+                if missing:
+                    problems.append(
+                        f"{model._meta.verbose_name_plural} {', '.join(map(str, sorted(missing)[:10]))} "
+                        "were deleted while the file was being imported; import it again"
+                    )
+        self.referenced.clear()
+        return problems
 
 
 class _Bulk:
@@ -1237,10 +1366,53 @@ class _Bulk:
     record-as-published views (``timeline.record_time``) read.
     """
 
-    def __init__(self):
+    def __init__(self, ids=None, now: dt.datetime | None = None):
         self.copy = connection.vendor == "postgresql"
         self.history = getattr(settings, "SIMPLE_HISTORY_ENABLED", True)
-        self.now = timezone.now()
+        self.now = now or timezone.now()
+        # ``ids(model, n)``: where new ids come from when the statements are only recorded (``deferred``),
+        # to be sent later by ``run()``: the reading thread plans a batch while the database writes the one before.
+        self.ids = ids
+        self.deferred = ids is not None and self.copy
+        self.steps: list[tuple[str, list | io.BytesIO]] = []
+        # Of the deferred rows: the ids they refer to, by model, and their own ids, by model (``References``).
+        self.referenced: dict[type[Model], set[int]] = defaultdict(set)
+        self.inserted: dict[type[Model], list[int]] = defaultdict(list)
+        # Rows created here: id -> the id of their "+" history row, by model (``links`` attaches to it).
+        self.history_ids: dict[type[Model], dict[int, int]] = defaultdict(dict)
+
+    def run(self, without_triggers: bool = False) -> None:
+        """Send the recorded statements, in order (the import's connection, this thread).
+
+        ``without_triggers``: with ``session_replication_role = replica``, so that the
+        foreign-key triggers neither queue nor run a check per row (a third of a large
+        import's database time, most of it at commit). ``References.verify`` makes the
+        same checks, once per referenced row. The caller runs this inside a savepoint,
+        whose rollback would restore the setting too."""
+        steps, self.steps = self.steps, []
+        with connection.cursor() as cursor:
+            if without_triggers:
+                cursor.execute("SET LOCAL session_replication_role = replica")
+            for sql, params in steps:
+                self._execute(cursor, sql, params)
+            if without_triggers:
+                cursor.execute("SET LOCAL session_replication_role = origin")
+
+    def _send(self, sql: str, params) -> None:
+        if self.deferred:
+            self.steps.append((sql, params))
+            return
+        with connection.cursor() as cursor:
+            self._execute(cursor, sql, params)
+
+    @staticmethod
+    def _execute(cursor, sql: str, params) -> None:
+        if isinstance(params, io.BytesIO):
+            # psycopg2's own cursor (Django's wrapper has no copy_expert), its errors made Django's.
+            with connection.wrap_database_errors:
+                cursor.cursor.copy_expert(sql, params, size=COPY_READ)
+        else:
+            cursor.execute(sql, params)
 
     def template(self, model) -> dict:
         """A new row of ``model`` with its defaults, stamped now."""
@@ -1252,53 +1424,82 @@ class _Bulk:
 
     def insert(self, model, rows: list[dict]) -> list[int]:
         """Insert ``rows``; their new ids, in order."""
+        return self._insert(model, rows)[0]
+
+    def _insert(self, model, rows: list[dict]) -> tuple[list[int], list[str], list[str]]:
+        """Insert ``rows``: their new ids, in order, and on PostgreSQL the columns (the primary key
+        first) and the lines of the ``COPY`` that wrote them, which ``create`` sends again as history."""
         if not rows:
-            return []
+            return [], [], []
         if not self.copy:
             objs = [model(**row) for row in rows]
             model._base_manager.bulk_create(objs)
-            return [obj.pk for obj in objs]
-        quote = connection.ops.quote_name
-        table, pk = model._meta.db_table, model._meta.pk.column
+            return [obj.pk for obj in objs], [], []
         columns = list(rows[0])
-        with connection.cursor() as cursor:
-            # The sequence looked up once (a scalar subquery), not per row: that was 6 of every 7 ms here.
-            cursor.execute(
-                "SELECT nextval((SELECT pg_get_serial_sequence(%s, %s))::regclass) FROM generate_series(1, %s)",
-                [quote(table), pk, len(rows)],
-            )
-            ids = [row[0] for row in cursor.fetchall()]
-            text = "".join(
-                f"{id_}\t" + "\t".join([_copy_text(row[c]) for c in columns]) + "\n"
-                for id_, row in zip(ids, rows, strict=True)
-            )
-            # psycopg2's own cursor (Django's wrapper has no copy_expert), its errors made Django's.
-            with connection.wrap_database_errors:
-                cursor.cursor.copy_expert(
-                    f"COPY {quote(table)} ({', '.join(quote(c) for c in [pk, *columns])}) FROM STDIN", io.StringIO(text)
-                )
-        return ids
+        ids = self._new_ids(model, len(rows))
+        if self.deferred:
+            self.inserted[model] += ids
+            for field in model._meta.concrete_fields:
+                if field.is_relation and field.db_constraint:
+                    self.referenced[field.related_model].update(row[field.attname] for row in rows)
+        # Columns with the same value in every row (stamps, defaults, references a batch does not use)
+        # are written once, after the others.
+        first = rows[0]
+        same = [c for c in columns if all(row[c] is first[c] for row in rows)]
+        varying = [c for c in columns if c not in same]
+        columns = [model._meta.pk.column, *varying, *same]
+        tail = "".join("\t" + _copy_text(first[c]) for c in same)
+        if varying:
+            pick = itemgetter(*varying) if len(varying) > 1 else lambda row: (row[varying[0]],)
+            lines = [f"{id_}\t{_copy_line(pick(row))}{tail}" for id_, row in zip(ids, rows, strict=True)]
+        else:
+            lines = [f"{id_}{tail}" for id_ in ids]
+        self._copy(model, columns, lines)
+        return ids, columns, lines
+
+    def _new_ids(self, model, n: int) -> list[int]:
+        return self.ids(model, n) if self.deferred else next_ids(model, n)
+
+    def _copy(self, model, columns: list[str], lines: list[str]) -> None:
+        quote = connection.ops.quote_name
+        self._send(
+            f"COPY {quote(model._meta.db_table)} ({', '.join(quote(c) for c in columns)}) FROM STDIN",
+            io.BytesIO(("\n".join(lines) + "\n").encode()),
+        )
 
     def create(self, model, rows: list[dict]) -> list[int]:
         """Insert ``rows`` and their history rows; their new ids, in order."""
-        ids = self.insert(model, rows)
-        if ids and self.history and hasattr(model, "history"):
-            historical = model.history.model
-            stored = {f.attname: f.column for f in model._meta.concrete_fields}
-            fixed = {
-                "history_date": connection.ops.adapt_datetimefield_value(self.now),
-                "history_change_reason": CHANGE_REASON, "history_type": "+", "history_user_id": None,
-            }
-            chosen, params = [], []
-            for field in historical._meta.concrete_fields:
-                if field.primary_key:
-                    continue
-                if field.attname in stored:
-                    chosen.append((field.column, f"r.{self._quote(stored[field.attname])}"))
-                else:  # a KeyError here is a history column this import does not know how to fill
-                    chosen.append((field.column, "%s"))
-                    params.append(fixed[field.attname])
-            self._copy_rows(historical, chosen, params, model, "r", model._meta.pk.column, ids)
+        ids, columns, lines = self._insert(model, rows)
+        if not ids or not self.history or not hasattr(model, "history"):
+            return ids
+        historical = model.history.model
+        fixed = {
+            "history_date": connection.ops.adapt_datetimefield_value(self.now),
+            "history_change_reason": CHANGE_REASON, "history_type": "+", "history_user_id": None,
+        }
+        if self.copy:
+            # The history rows are the lines just sent, each after its history id and before the fixed columns.
+            # A KeyError here is a history column this import does not know how to fill.
+            extra = [f for f in historical._meta.concrete_fields if not f.primary_key and f.column not in columns]
+            suffix = "".join("\t" + _copy_text(fixed[f.attname]) for f in extra)
+            history_ids = self._new_ids(historical, len(ids))
+            self._copy(
+                historical, [historical._meta.pk.column, *columns, *(f.column for f in extra)],
+                [f"{hid}\t{line}{suffix}" for hid, line in zip(history_ids, lines, strict=True)],
+            )
+            self.history_ids[model].update(zip(ids, history_ids, strict=True))
+            return ids
+        stored = {f.attname: f.column for f in model._meta.concrete_fields}
+        chosen, params = [], []
+        for field in historical._meta.concrete_fields:
+            if field.primary_key:
+                continue
+            if field.attname in stored:
+                chosen.append((field.column, f"r.{self._quote(stored[field.attname])}"))
+            else:  # a KeyError here is a history column this import does not know how to fill
+                chosen.append((field.column, "%s"))
+                params.append(fixed[field.attname])
+        self._copy_rows(historical, chosen, params, model, "r", model._meta.pk.column, ids)
         return ids
 
     def links(self, model, name: str, pairs: list[tuple[int, int]]) -> int:
@@ -1309,23 +1510,40 @@ class _Bulk:
         field = model._meta.get_field(name)
         through = field.remote_field.through
         source, target = f"{field.m2m_field_name()}_id", f"{field.m2m_reverse_field_name()}_id"
-        self.insert(through, [{source: a, target: b} for a, b in pairs])
-        if self.history and hasattr(model, "history") and field in model.history.model._history_m2m_fields:
-            historical = model.history.model
-            history_links = getattr(historical, name).model
-            linked = {f.attname: f.column for f in through._meta.concrete_fields}
-            chosen = [
-                (f.column, "h.history_id" if f.attname == "history_id" else f"l.{self._quote(linked[f.attname])}")
-                for f in history_links._meta.concrete_fields if not f.primary_key
-            ]
-            join = (
-                f" JOIN {self._quote(historical._meta.db_table)} h ON h.{self._quote('id')} = "
-                f"l.{self._quote(through._meta.get_field(field.m2m_field_name()).column)} AND h.history_type = '+'"
+        link_ids = self.insert(through, [{source: a, target: b} for a, b in pairs])
+        if not (self.history and hasattr(model, "history") and field in model.history.model._history_m2m_fields):
+            return len(pairs)
+        historical = model.history.model
+        history_links = getattr(historical, name).model
+        linked = {f.attname: f.column for f in through._meta.concrete_fields}
+        owners = self.history_ids.get(model, {})
+        if self.copy and all(a in owners for a, _ in pairs):
+            # Each link's history row, attached to its row's "+" history row (created by this bulk).
+            fields = [f for f in history_links._meta.concrete_fields if not f.primary_key]
+            lines = []
+            for link_id, (a, b) in zip(link_ids, pairs, strict=True):
+                values = {"history_id": owners[a], through._meta.pk.attname: link_id, source: a, target: b}
+                lines.append("\t".join(str(values[f.attname]) for f in fields))
+            ids = self._new_ids(history_links, len(lines))
+            self._copy(
+                history_links, [history_links._meta.pk.column, *(f.column for f in fields)],
+                [f"{id_}\t{line}" for id_, line in zip(ids, lines, strict=True)],
             )
-            owners = sorted({a for a, _ in pairs})
-            # h.id is restricted too (it equals l.event_id): otherwise PostgreSQL hashes the whole
-            # history table for each batch, and a 100k-event import spent 6 s doing that.
-            self._copy_rows(history_links, chosen, [], through, "l", source, owners, join, also=f"h.{self._quote('id')}")
+            return len(pairs)
+        chosen = [
+            (f.column, "h.history_id" if f.attname == "history_id" else f"l.{self._quote(linked[f.attname])}")
+            for f in history_links._meta.concrete_fields if not f.primary_key
+        ]
+        join = (
+            f" JOIN {self._quote(historical._meta.db_table)} h ON h.{self._quote('id')} = "
+            f"l.{self._quote(through._meta.get_field(field.m2m_field_name()).column)} AND h.history_type = '+'"
+        )
+        # h.id is restricted too (it equals l.event_id): otherwise PostgreSQL hashes the whole
+        # history table for each batch, and a 100k-event import spent 6 s doing that.
+        self._copy_rows(
+            history_links, chosen, [], through, "l", source, sorted({a for a, _ in pairs}), join,
+            also=f"h.{self._quote('id')}",
+        )
         return len(pairs)
 
     @staticmethod
@@ -1344,11 +1562,11 @@ class _Bulk:
             f"FROM {q(source_model._meta.db_table)} {alias}{join} WHERE "
         )
         keys = [f"{alias}.{q(key)}", *([also] if also else [])]
+        if self.copy:
+            condition = " AND ".join(f"{k} = ANY(%s)" for k in keys)
+            self._send(sql + condition, [*params, *[list(ids)] * len(keys)])
+            return
         with connection.cursor() as cursor:
-            if self.copy:
-                condition = " AND ".join(f"{k} = ANY(%s)" for k in keys)
-                cursor.execute(sql + condition, [*params, *[list(ids)] * len(keys)])
-                return
             for start in range(0, len(ids), 500):  # SQLite: bounded parameter lists
                 part = ids[start : start + 500]
                 listed = ", ".join(["%s"] * len(part))
@@ -1415,6 +1633,8 @@ class _Loader:
             for slug in c["evidence_events"]
         }
         self.event_ids: dict[str, int] = {}
+        # What the rows of planned batches refer to, checked once at the end (``References``).
+        self.references = References()
 
     # -- helpers ---------------------------------------------------------------
 
@@ -1501,6 +1721,8 @@ class _Loader:
 
     def finish(self) -> None:
         """What needed every event first, then the citations and discrepancies of the head, then derived state."""
+        if problems := self.references.verify():
+            raise DatasetError(problems)
         missing = self.evidence - set(self.event_ids)
         if missing:
             self.event_ids |= dict(_stored("event").filter(slug__in=missing).values_list("slug", "pk"))
@@ -1753,27 +1975,35 @@ class _Loader:
 
     # -- the events, batch by batch ---------------------------------------------------------
 
-    def load_events(self, records: list[tuple[int, dict]], prepared: dict | None = None) -> list[str]:
+    def load_events(
+        self, records: list[tuple[int, dict]], prepared: dict | None = None, plan: "_Plan | None" = None
+    ) -> list[str]:
         """Write one batch of validated events (position in the file, record).
 
         New events are checked with the model's ``clean()`` (``_prepare_events``,
         which ``prepared`` holds when the reading thread has run it) and written
         in bulk (``_create_events``); events already stored are compared and only
         those that differ are saved (``_update_events``). Returns the problems
-        that stop the batch; nothing of it is written then.
+        that stop the batch; nothing of it is written then. ``plan``: the
+        reading thread's statements for the batch (``plan_events``), sent as
+        they are when none of its events is stored yet.
         """
         if not records:
+            return []
+        slugs = [rec["slug"] for _, rec in records]
+        if plan is not None and not self._any_stored(slugs):
+            self._create_events(plan.fresh, plan)
             return []
         if prepared is None:
             prepared = _prepare_events(records)
         found = defaultdict(set)
         for _, rec in records:
             _referenced(rec, "event", found)
-        for kind, slugs in found.items():
-            if kind != "event" and (missing := slugs - self.rows[kind].keys()):
+        for kind, found_slugs in found.items():
+            if kind != "event" and (missing := found_slugs - self.rows[kind].keys()):
                 self.rows[kind] |= self.existing(kind, missing)
-        stored = {e.slug: e for e in Event.objects.filter(slug__in=[rec["slug"] for _, rec in records])}
-        self.bulk = _Bulk()
+        stored = {e.slug: e for e in Event.objects.filter(slug__in=slugs)}
+        now = timezone.now()
         errors, fresh, known = [], [], []
         for n, rec in records:
             where = f'events[{n}] (slug "{rec["slug"]}")'
@@ -1782,7 +2012,7 @@ class _Loader:
                 if isinstance(prepared[n], ValidationError):
                     errors += _messages(where, prepared[n])
                 else:
-                    fresh.append((n, rec, self._new_event(rec, prepared[n])))
+                    fresh.append((n, rec, self._new_event(rec, prepared[n], now)))
             elif obj.origin != Event.Origin.EDITORIAL:
                 errors.append(f"{where}: slug: is already used by a derived timeline entry")
             else:
@@ -1790,13 +2020,22 @@ class _Loader:
         if errors:
             return errors
         if fresh:
-            self._create_events(fresh)
+            self._create_events(fresh, bulk=_Bulk(now=now))
         if known:
             self._update_events(known)
         for _, rec, obj, _ in known:
             if rec["slug"] in self.evidence:
                 self.event_ids[rec["slug"]] = obj.pk
         return []
+
+    def _any_stored(self, slugs: list[str]) -> bool:
+        """Whether an event with one of ``slugs`` is stored (one array parameter: no per-slug work)."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT 1 FROM {connection.ops.quote_name(Event._meta.db_table)} WHERE slug = ANY(%s) LIMIT 1",  # noqa: S608
+                [slugs],
+            )
+            return cursor.fetchone() is not None
 
     def _event_values(self, rec: dict) -> dict:
         values = {k: rec[k] for k in EVENT_FIELDS if k != "slug"}
@@ -1807,50 +2046,95 @@ class _Loader:
         values["deadline"] = self._deadline_for(rec["deadline"]) if rec["deadline"] else None
         return values
 
-    def _new_event(self, rec: dict, computed: dict) -> dict:
+    def _new_event(self, rec: dict, computed: dict, now: dt.datetime, *, look_up: bool = True) -> dict:
         """The row of a new event: what the file and ``_prepare_events`` give, its references' ids, and
-        what ``save()`` would set."""
-        now = self.bulk.now
+        what ``save()`` would set. ``look_up=False``: no query (the reading thread); a reference not
+        loaded yet raises ``KeyError``."""
         published = rec["publication_status"] == PublicationStatus.PUBLISHED
+        handover, deadline = rec["handover"], rec["deadline"]
+        if look_up:
+            handover_id = self._handover_for(handover).pk if handover else None
+            deadline_id = self._deadline_for(deadline).pk if deadline else None
+        else:
+            handover_id = self.handovers[(handover["agreement"], handover["district"])].pk if handover else None
+            deadline_id = self.deadlines[(deadline["agreement"], deadline["obligation"])].pk if deadline else None
         return {
             **NEW_EVENT, **computed,
             "conflict_id": self.pk("conflict", rec["conflict"]),
             "claimed_by_id": self.pk("party", rec["claimed_by"]),
             "agreement_id": self.pk("agreement", rec["agreement"]),
-            "handover_id": self._handover_for(rec["handover"]).pk if rec["handover"] else None,
-            "deadline_id": self._deadline_for(rec["deadline"]).pk if rec["deadline"] else None,
+            "handover_id": handover_id,
+            "deadline_id": deadline_id,
             "published_at": now if published else None,  # as PublishableModel.save()
             "created_at": now, "updated_at": now,
         }
 
-    def _create_events(self, fresh: list[tuple[int, dict, dict]]) -> None:
-        """New events with their history, links (and their history), control changes and citations:
-        a fixed number of statements per batch. Inside a savepoint, so that a batch the database
-        refuses can be examined row by row to name the record at fault."""
-        bulk = self.bulk
+    @cached_property
+    def without_triggers(self) -> bool:
+        """Whether planned batches are sent without their foreign-key triggers (where the connection may)."""
+        return References.allowed()
+
+    def plan_events(self, checked: "_Checked", prepared: dict) -> "_Plan | None":
+        """In the reading thread: the statements that would write a batch of new events, with their ids
+        drawn from the sequences on that thread's own connection, for ``load_events`` to send while this
+        thread reads on. No query sees the import's transaction, so ``None`` (``load_events`` does it
+        all then) wherever that could matter: not PostgreSQL, a problem found, a reference not loaded
+        yet. Whether the events are new is only known to ``load_events``: it drops the plan otherwise."""
+        bulk = _Bulk(ids=next_ids)
+        if not bulk.deferred or checked.errors or not checked.records:
+            return None
+        records = checked.records
+        if any(isinstance(prepared[n], ValidationError) for n, _ in records):
+            return None
+        try:
+            fresh = [(n, rec, self._new_event(rec, prepared[n], bulk.now, look_up=False)) for n, rec in records]
+            return self._plan(bulk, fresh)
+        except KeyError:  # a record of the database the file only names: load_events looks it up
+            return None
+
+    def _plan(self, bulk: _Bulk, fresh: list[tuple[int, dict, dict]]) -> "_Plan":
+        """New events with their history, links (and their history), control changes and citations,
+        through ``bulk``: a fixed number of statements per batch, sent now or recorded (``_Bulk.deferred``)."""
+        ids = bulk.create(Event, [row for _, _, row in fresh])
+        pairs = list(zip(ids, [rec for _, rec, _ in fresh], strict=True))
+        districts, parties = self.rows["district"], self.rows["party"]
+        bulk.links(Event, "districts", [(pk, districts[s].pk) for pk, rec in pairs for s in rec["districts"]])
+        bulk.links(Event, "parties", [(pk, parties[s].pk) for pk, rec in pairs for s in rec["parties"]])
+        template = bulk.template(ControlChange)
+        changes = [
+            {**template, "event_id": pk, "district_id": districts[c["district"]].pk,
+             "controlled_by_id": parties[c["controlled_by"]].pk}
+            for pk, rec in pairs for c in rec["control_changes"]
+        ]
+        bulk.create(ControlChange, changes)
+        template = bulk.template(Citation)
+        citations = [
+            row for pk, rec in pairs
+            for row in self._citation_rows(template, "event", pk, self._citations_wanted(rec["citations"]))
+        ]
+        bulk.create(Citation, citations)
+        disputed = [(pk, rec["discrepancies"], f'events[{n}] (slug "{rec["slug"]}")')
+                    for pk, (n, rec, _) in zip(ids, fresh, strict=True) if rec["discrepancies"]]
+        return _Plan(bulk, fresh, ids, len(changes), len(citations), disputed)
+
+    def _create_events(self, fresh: list[tuple[int, dict, dict]], plan: "_Plan | None" = None, bulk=None) -> None:
+        """New events (``_plan``), written inside a savepoint, so that a batch the database refuses can be
+        examined row by row to name the record at fault. ``plan``: their statements, already recorded."""
         try:
             with transaction.atomic():
-                ids = bulk.create(Event, [row for _, _, row in fresh])
-                pairs = list(zip(ids, [rec for _, rec, _ in fresh], strict=True))
-                bulk.links(Event, "districts", [(pk, self.pk("district", s)) for pk, rec in pairs for s in rec["districts"]])
-                bulk.links(Event, "parties", [(pk, self.pk("party", s)) for pk, rec in pairs for s in rec["parties"]])
-                template = bulk.template(ControlChange)
-                changes = [
-                    {**template, "event_id": pk, "district_id": self.pk("district", c["district"]),
-                     "controlled_by_id": self.pk("party", c["controlled_by"])}
-                    for pk, rec in pairs for c in rec["control_changes"]
-                ]
-                bulk.create(ControlChange, changes)
-                self.fresh_ids |= {("event", pk) for pk in ids}
-                self.sync_citations("event", [(pk, rec["citations"]) for pk, rec in pairs], bulk)
-                disputed = [(pk, rec["discrepancies"], f'events[{n}] (slug "{rec["slug"]}")')
-                            for pk, (n, rec, _) in zip(ids, fresh, strict=True) if rec["discrepancies"]]
-                self.sync_discrepancies("event", disputed)
+                if plan is None:
+                    plan = self._plan(bulk or _Bulk(), fresh)
+                plan.bulk.run(without_triggers=self.without_triggers)
+                if self.without_triggers:
+                    self.references.add(plan.bulk)
+                self.fresh_ids |= {("event", pk) for pk in plan.ids}
+                self.sync_discrepancies("event", plan.disputed)
         except DatabaseError as exc:
             raise DatasetError(self._examine(fresh, exc)) from exc
-        self.count(Event, "created", len(ids))
-        self.count(ControlChange, "created", len(changes))
-        for pk, rec in pairs:
+        self.count(Event, "created", len(plan.ids))
+        self.count(ControlChange, "created", plan.changes)
+        self.count(Citation, "created", plan.citations)
+        for pk, (_, rec, _) in zip(plan.ids, fresh, strict=True):
             if rec["slug"] in self.evidence:
                 self.event_ids[rec["slug"]] = pk
 
@@ -1895,6 +2179,17 @@ class _Loader:
 
     # -- what every record may carry ------------------------------------------------------------
 
+    def _citations_wanted(self, citations: list[dict]) -> list[tuple[int, str, str]]:
+        sources = self.rows["source"]
+        return [(sources[c["source"]].pk, c["passage"], c["locator"]) for c in citations]
+
+    @staticmethod
+    def _citation_rows(template: dict, kind: str, pk: int, wanted: list[tuple[int, str, str]]) -> list[dict]:
+        return [
+            {**template, f"{kind}_id": pk, "source_id": source_id, "passage": passage, "locator": locator, "order": n}
+            for n, (source_id, passage, locator) in enumerate(wanted)
+        ]
+
     def sync_citations(self, kind: str, items: list[tuple[int, list[dict]]], bulk: _Bulk | None = None) -> None:
         """Make each record's citations (record id, file's citations) the file's; a list is replaced
         only where it differs. New citations are written in bulk with their history rows."""
@@ -1910,16 +2205,13 @@ class _Loader:
         stale, fresh = [], []
         template = bulk.template(Citation)
         for pk, citations in items:
-            wanted = [(self.pk("source", c["source"]), c["passage"], c["locator"]) for c in citations]
+            wanted = self._citations_wanted(citations)
             if wanted == have[pk]:
                 self.count(Citation, "unchanged", len(wanted))
                 continue
             if have[pk]:
                 stale.append(pk)
-            fresh.extend(
-                {**template, f"{kind}_id": pk, "source_id": source_id, "passage": passage, "locator": locator, "order": n}
-                for n, (source_id, passage, locator) in enumerate(wanted)
-            )
+            fresh.extend(self._citation_rows(template, kind, pk, wanted))
         for batch in _batches(stale):
             deleted, _ = Citation.objects.filter(**{f"{kind}_id__in": batch}).delete()
             self.count(Citation, "deleted", deleted)

@@ -881,7 +881,7 @@ class Event(dates.DatedEntry, PublishableModel):
     title = models.CharField(max_length=300)
     summary = models.TextField()
     body = models.TextField(blank=True)
-    kind = models.CharField(max_length=16, choices=Kind.choices, db_index=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
     origin = models.CharField(max_length=20, choices=Origin.choices, default=Origin.EDITORIAL, editable=False)
 
     date = models.DateField(help_text="The first day of the period: 1988-02-01 for 'February 1988'.")
@@ -896,20 +896,37 @@ class Event(dates.DatedEntry, PublishableModel):
         help_text="Title and summary folded for search (see search_text_for); kept in step by save().",
     )
 
+    # Events are the table that grows (a million rows and more) and most leave these references empty:
+    # their indexes are partial (``Meta.indexes``), so the empty ones cost nothing to write or keep.
     claimed_by = models.ForeignKey(
-        Party, null=True, blank=True, on_delete=models.PROTECT, related_name="claims",
+        Party, null=True, blank=True, on_delete=models.PROTECT, related_name="claims", db_index=False,
         help_text="Set when this is one side's statement, not an established fact.",
     )
     districts = models.ManyToManyField(District, blank=True, related_name="events")
     parties = models.ManyToManyField(Party, blank=True, related_name="events")
-    agreement = models.ForeignKey(Agreement, null=True, blank=True, on_delete=models.SET_NULL, related_name="events")
-    handover = models.ForeignKey(Handover, null=True, blank=True, on_delete=models.SET_NULL, related_name="events")
-    deadline = models.ForeignKey(Deadline, null=True, blank=True, on_delete=models.CASCADE, related_name="events")
+    agreement = models.ForeignKey(
+        Agreement, null=True, blank=True, on_delete=models.SET_NULL, related_name="events", db_index=False
+    )
+    handover = models.ForeignKey(
+        Handover, null=True, blank=True, on_delete=models.SET_NULL, related_name="events", db_index=False
+    )
+    deadline = models.ForeignKey(
+        Deadline, null=True, blank=True, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
     postponement = models.ForeignKey(
-        Postponement, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
+        Postponement, null=True, blank=True, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
+    # Not indexed alone: event_public_timeline and event_public_span_end lead with it.
+    publication_status = models.CharField(
+        max_length=16, choices=PublicationStatus.choices, default=PublicationStatus.DRAFT
     )
 
-    history = HistoricalRecords(m2m_fields=[districts, parties])
+    # The historical rows are read by id and date (timeline.record_time), by history_id, and by
+    # user; indexes on their other columns would only slow every write (an import writes 100,000s).
+    history = HistoricalRecords(m2m_fields=[districts, parties], no_db_index=[
+        "publication_status", "updated_at", "conflict", "claimed_by", "agreement", "handover", "deadline",
+        "postponement", "kind", "slug",
+    ])
 
     class Meta:
         permissions = review_permissions("event")
@@ -918,6 +935,9 @@ class Event(dates.DatedEntry, PublishableModel):
             models.Index(fields=["publication_status", "date", "id"], name="event_public_timeline"),
             models.Index(fields=["publication_status", "span_end"], name="event_public_span_end"),
             models.Index(fields=["conflict", "date"], name="event_conflict_date"),
+            models.Index(fields=["kind"], name="event_kind"),
+            *[models.Index(fields=[name], name=f"event_{name}_set", condition=Q(**{f"{name}__isnull": False}))
+              for name in ("claimed_by", "agreement", "handover", "deadline", "postponement")],
         ]
         constraints = [
             models.CheckConstraint(condition=precision_matches("date", "date_precision"), name="event_precision_matches_date"),
@@ -1048,27 +1068,39 @@ CITING_FIELDS = ("event", "agreement", "deadline", "postponement", "handover", "
 class Citation(TimeStampedModel):
     """A source cited for exactly one record, with the passage or point it supports."""
 
+    # Each citation fills exactly one of these (most of them ``event``): the others' indexes are partial
+    # (``Meta.indexes``), so an empty reference costs nothing to write or keep.
     source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="citations")
     event = models.ForeignKey(Event, null=True, blank=True, on_delete=models.CASCADE, related_name="citations")
     agreement = models.ForeignKey(
-        Agreement, null=True, blank=True, on_delete=models.CASCADE, related_name="citations"
+        Agreement, null=True, blank=True, on_delete=models.CASCADE, related_name="citations", db_index=False
     )
-    deadline = models.ForeignKey(Deadline, null=True, blank=True, on_delete=models.CASCADE, related_name="citations")
+    deadline = models.ForeignKey(
+        Deadline, null=True, blank=True, on_delete=models.CASCADE, related_name="citations", db_index=False
+    )
     postponement = models.ForeignKey(
-        Postponement, null=True, blank=True, on_delete=models.CASCADE, related_name="citations"
+        Postponement, null=True, blank=True, on_delete=models.CASCADE, related_name="citations", db_index=False
     )
-    handover = models.ForeignKey(Handover, null=True, blank=True, on_delete=models.CASCADE, related_name="citations")
+    handover = models.ForeignKey(
+        Handover, null=True, blank=True, on_delete=models.CASCADE, related_name="citations", db_index=False
+    )
     status_change = models.ForeignKey(
-        ProvisionStatusChange, null=True, blank=True, on_delete=models.CASCADE, related_name="citations"
+        ProvisionStatusChange, null=True, blank=True, on_delete=models.CASCADE, related_name="citations",
+        db_index=False,
     )
     passage = models.TextField(blank=True, help_text="The words of the source that support the record.")
     locator = models.CharField(max_length=120, blank=True, help_text="Where in the source: 'point 6', 'paragraph 3'.")
     order = models.PositiveSmallIntegerField(default=0)
 
-    history = HistoricalRecords()
+    # Read by id and date, and by the record cited (``event``, ``agreement`` ...: the admin's history).
+    history = HistoricalRecords(no_db_index=["updated_at", "source"])
 
     class Meta:
         ordering = ["order", "id"]
+        indexes = [
+            models.Index(fields=[name], name=f"citation_{name}_set", condition=Q(**{f"{name}__isnull": False}))
+            for name in ("agreement", "deadline", "postponement", "handover", "status_change")
+        ]
         constraints = [
             models.CheckConstraint(condition=exactly_one_of(*CITING_FIELDS), name="citation_cites_exactly_one_record"),
         ]

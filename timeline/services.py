@@ -181,7 +181,9 @@ def _write_derived(
             setattr(event, name, value)
             changed = True
     if changed:
-        event.full_clean(exclude=["slug"] if not creating else None)
+        # Field checks only: the entry's dates and references come from records already checked, and the
+        # database holds the constraints too (Django would run a query for each of the nine).
+        event.full_clean(exclude=["slug"] if not creating else None, validate_constraints=False)
         event.save()
     district_ids = {d.pk for d in districts if d is not None}
     party_ids = {p.pk for p in parties if p is not None}

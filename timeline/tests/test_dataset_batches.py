@@ -12,9 +12,11 @@ import threading
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 
 from timeline import dataset, record_time
-from timeline.models import Citation, ControlChange, Event
+from timeline.models import Citation, ControlChange, District, Event, Party
+from timeline.tests.factories import DistrictFactory, PartyFactory
 from timeline.tests.test_dataset_import import import_data, minimal, snapshot
 
 pytestmark = pytest.mark.django_db
@@ -289,7 +291,7 @@ def test_standard_input_is_read_when_the_file_is_a_dash(monkeypatch, tmp_path):
 
 
 def test_the_reading_thread_stops_when_the_import_fails_midway(tmp_path, monkeypatch):
-    def fail(self, records, prepared=None):
+    def fail(self, records, prepared=None, plan=None):
         raise RuntimeError("the database went away")
 
     monkeypatch.setattr(dataset._Loader, "load_events", fail)
@@ -301,3 +303,86 @@ def test_the_reading_thread_stops_when_the_import_fails_midway(tmp_path, monkeyp
 
     assert not [t for t in threading.enumerate() if t.name == "dataset-reader"]
     assert not Event.objects.exists()
+
+
+# -- PostgreSQL: batches planned by the reading thread, written without per-row trigger checks ---------
+
+on_postgresql = pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY, sequences and triggers: PostgreSQL")
+
+
+def planned_batches(monkeypatch) -> list[bool]:
+    """Whether each batch written came with the reading thread's plan."""
+    seen = []
+    create = dataset._Loader._create_events
+
+    def spy(self, fresh, plan=None, bulk=None):
+        seen.append(plan is not None)
+        return create(self, fresh, plan, bulk)
+
+    monkeypatch.setattr(dataset._Loader, "_create_events", spy)
+    return seen
+
+
+@on_postgresql
+def test_new_events_are_planned_by_the_reading_thread_batch_by_batch(tmp_path, monkeypatch):
+    seen = planned_batches(monkeypatch)
+
+    import_data(tmp_path, dataset_with(3 * BATCH + 2))
+
+    assert seen == [True, True, True, True]
+    assert editorial_events().count() == 3 * BATCH + 2
+    assert not [t for t in threading.enumerate() if t.name == "dataset-reader"]
+
+
+@on_postgresql
+def test_events_naming_a_stored_party_the_file_does_not_carry_are_written_without_a_plan(tmp_path, monkeypatch):
+    """The reading thread cannot see what the import's transaction holds; it leaves such a batch to the writer."""
+    PartyFactory(slug="west")
+    data = dataset_with(BATCH)
+    data["events"][2]["parties"] = ["west"]
+    seen = planned_batches(monkeypatch)
+
+    import_data(tmp_path, data)
+
+    assert seen == [False]
+    assert list(Event.objects.get(slug="event-002").parties.values_list("slug", flat=True)) == ["west"]
+
+
+@on_postgresql
+def test_the_references_of_rows_written_without_triggers_are_checked_and_locked():
+    party, district = PartyFactory(), DistrictFactory()
+    references = dataset.References()
+    references.referenced[Party] |= {party.pk, None}
+    references.referenced[District] |= {district.pk}
+
+    assert references.verify() == []
+
+
+@on_postgresql
+def test_a_referenced_row_deleted_during_the_import_stops_it():
+    party = PartyFactory(name="Gone")
+    references = dataset.References()
+    references.referenced[Party] |= {party.pk}
+    Party.objects.filter(pk=party.pk).delete()
+
+    assert references.verify() == [
+        f"parties {party.pk} were deleted while the file was being imported; import it again"
+    ]
+
+
+@on_postgresql
+def test_rows_the_import_inserted_itself_are_not_looked_up_again():
+    references = dataset.References()
+    references.referenced[Event] |= {10**12}
+    references.inserted[Event] |= {10**12}
+
+    assert references.verify() == []
+
+
+@on_postgresql
+def test_the_foreign_key_triggers_are_back_on_after_each_batch(tmp_path):
+    import_data(tmp_path, dataset_with(BATCH + 1))
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW session_replication_role")
+        assert cursor.fetchone()[0] == "origin"

@@ -56,3 +56,16 @@ def test_every_timeline_migration_reverses_and_reapplies_one_step_at_a_time():
 def test_the_models_and_the_migrations_agree():
     # makemigrations --check: no model change is left without its migration.
     call_command("makemigrations", APP, "--check", "--dry-run", verbosity=0)
+
+
+@pytest.mark.django_db
+def test_the_database_holds_every_constraint_and_index_the_event_model_declares():
+    """AlterField drops each index on a column whose db_index goes off, partial unique ones included
+    (0007 removes and adds back the event_one_per_* constraints for that reason)."""
+    from timeline.models import Event
+
+    with connection.cursor() as cursor:
+        present = set(connection.introspection.get_constraints(cursor, Event._meta.db_table))
+    declared = {c.name for c in Event._meta.constraints} | {i.name for i in Event._meta.indexes}
+
+    assert declared <= present, sorted(declared - present)
