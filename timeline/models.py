@@ -67,6 +67,15 @@ def precision_matches(date_field: str, precision_field: str) -> Q:
     )
 
 
+def where_set(prefix: str, *fields: str) -> list[models.Index]:
+    """Partial indexes, ``{prefix}_{field}_set``, of references that most rows leave empty: an empty one
+    costs nothing to write or keep, and ``field = x`` (a lookup, a cascade) still uses the index."""
+    return [
+        models.Index(fields=[name], name=f"{prefix}_{name}_set", condition=Q(**{f"{name}__isnull": False}))
+        for name in fields
+    ]
+
+
 def exactly_one_of(*fields: str) -> Q:
     """Exactly one of the nullable foreign keys ``fields`` is set."""
     condition = Q()
@@ -936,8 +945,7 @@ class Event(dates.DatedEntry, PublishableModel):
             models.Index(fields=["publication_status", "span_end"], name="event_public_span_end"),
             models.Index(fields=["conflict", "date"], name="event_conflict_date"),
             models.Index(fields=["kind"], name="event_kind"),
-            *[models.Index(fields=[name], name=f"event_{name}_set", condition=Q(**{f"{name}__isnull": False}))
-              for name in ("claimed_by", "agreement", "handover", "deadline", "postponement")],
+            *where_set("event", "claimed_by", "agreement", "handover", "deadline", "postponement"),
         ]
         constraints = [
             models.CheckConstraint(condition=precision_matches("date", "date_precision"), name="event_precision_matches_date"),
@@ -1097,10 +1105,7 @@ class Citation(TimeStampedModel):
 
     class Meta:
         ordering = ["order", "id"]
-        indexes = [
-            models.Index(fields=[name], name=f"citation_{name}_set", condition=Q(**{f"{name}__isnull": False}))
-            for name in ("agreement", "deadline", "postponement", "handover", "status_change")
-        ]
+        indexes = where_set("citation", "agreement", "deadline", "postponement", "handover", "status_change")
         constraints = [
             models.CheckConstraint(condition=exactly_one_of(*CITING_FIELDS), name="citation_cites_exactly_one_record"),
         ]
