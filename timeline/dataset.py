@@ -1281,17 +1281,16 @@ def _copy_text(value) -> str:
 COPY_READ = 1 << 20
 
 
-def next_ids(model, n: int, using=None) -> list[int]:
-    """``n`` new ids from ``model``'s sequence (PostgreSQL), on ``using`` (this thread's connection by default).
+def next_ids(model, n: int) -> list[int]:
+    """``n`` new ids from ``model``'s sequence (PostgreSQL), on this thread's connection.
 
-    Sequences are outside transactions, so the ids may be drawn on another
-    connection than the one that writes the rows."""
-    conn = using or connection
-    with conn.cursor() as cursor:
+    Sequences are outside transactions, so the reading thread draws ids on its
+    own connection for rows the import's connection writes."""
+    with connection.cursor() as cursor:
         # The sequence looked up once (a scalar subquery), not per row: that was 6 of every 7 ms here.
         cursor.execute(
             "SELECT nextval((SELECT pg_get_serial_sequence(%s, %s))::regclass) FROM generate_series(1, %s)",
-            [conn.ops.quote_name(model._meta.db_table), model._meta.pk.column, n],
+            [connection.ops.quote_name(model._meta.db_table), model._meta.pk.column, n],
         )
         return [row[0] for row in cursor.fetchall()]
 
@@ -1300,11 +1299,11 @@ class References:
     """What new rows written without their foreign-key triggers (``_Bulk.run``) refer to, checked
     as the triggers would have: each referenced row exists and is locked ``FOR KEY SHARE`` until
     the import commits, so that it cannot be deleted meanwhile; one query per referenced table.
-    Rows inserted by the import itself need no check: no other transaction sees them."""
+    Rows a batch inserted itself (an event its links and citations name) are not collected
+    (``_Bulk.referenced``): no other transaction sees them."""
 
     def __init__(self):
         self.referenced: dict[type[Model], set[int]] = defaultdict(set)
-        self.inserted: dict[type[Model], set[int]] = defaultdict(set)
 
     @staticmethod
     def allowed() -> bool:
@@ -1323,15 +1322,13 @@ class References:
     def add(self, bulk: "_Bulk") -> None:
         for model, ids in bulk.referenced.items():
             self.referenced[model] |= ids
-        for model, ids in bulk.inserted.items():
-            self.inserted[model].update(ids)
 
     def verify(self) -> list[str]:
         """The references that do not hold (none unless a record was deleted during the import)."""
         problems = []
         with connection.cursor() as cursor:
             for model, ids in self.referenced.items():
-                wanted = sorted((ids - {None}) - self.inserted[model])
+                wanted = sorted(ids - {None})
                 if not wanted:
                     continue
                 table, pk = connection.ops.quote_name(model._meta.db_table), connection.ops.quote_name(model._meta.pk.column)
@@ -1366,18 +1363,17 @@ class _Bulk:
     record-as-published views (``timeline.record_time``) read.
     """
 
-    def __init__(self, ids=None, now: dt.datetime | None = None):
+    def __init__(self, deferred: bool = False, now: dt.datetime | None = None):
         self.copy = connection.vendor == "postgresql"
         self.history = getattr(settings, "SIMPLE_HISTORY_ENABLED", True)
         self.now = now or timezone.now()
-        # ``ids(model, n)``: where new ids come from when the statements are only recorded (``deferred``),
-        # to be sent later by ``run()``: the reading thread plans a batch while the database writes the one before.
-        self.ids = ids
-        self.deferred = ids is not None and self.copy
+        # ``deferred`` (PostgreSQL): the statements are recorded, to be sent by ``run()`` on the import's
+        # connection; the reading thread plans a batch so while the database writes the one before.
+        self.deferred = deferred and self.copy
         self.steps: list[tuple[str, list | io.BytesIO]] = []
-        # Of the deferred rows: the ids they refer to, by model, and their own ids, by model (``References``).
+        # What the deferred rows refer to, by model, but for rows of this bulk (``References``).
         self.referenced: dict[type[Model], set[int]] = defaultdict(set)
-        self.inserted: dict[type[Model], list[int]] = defaultdict(list)
+        self.written: set[type[Model]] = set()
         # Rows created here: id -> the id of their "+" history row, by model (``links`` attaches to it).
         self.history_ids: dict[type[Model], dict[int, int]] = defaultdict(dict)
 
@@ -1436,11 +1432,11 @@ class _Bulk:
             model._base_manager.bulk_create(objs)
             return [obj.pk for obj in objs], [], []
         columns = list(rows[0])
-        ids = self._new_ids(model, len(rows))
+        ids = next_ids(model, len(rows))
+        self.written.add(model)
         if self.deferred:
-            self.inserted[model] += ids
             for field in model._meta.concrete_fields:
-                if field.is_relation and field.db_constraint:
+                if field.is_relation and field.db_constraint and field.related_model not in self.written:
                     self.referenced[field.related_model].update(row[field.attname] for row in rows)
         # Columns with the same value in every row (stamps, defaults, references a batch does not use)
         # are written once, after the others.
@@ -1456,9 +1452,6 @@ class _Bulk:
             lines = [f"{id_}{tail}" for id_ in ids]
         self._copy(model, columns, lines)
         return ids, columns, lines
-
-    def _new_ids(self, model, n: int) -> list[int]:
-        return self.ids(model, n) if self.deferred else next_ids(model, n)
 
     def _copy(self, model, columns: list[str], lines: list[str]) -> None:
         quote = connection.ops.quote_name
@@ -1482,7 +1475,7 @@ class _Bulk:
             # A KeyError here is a history column this import does not know how to fill.
             extra = [f for f in historical._meta.concrete_fields if not f.primary_key and f.column not in columns]
             suffix = "".join("\t" + _copy_text(fixed[f.attname]) for f in extra)
-            history_ids = self._new_ids(historical, len(ids))
+            history_ids = next_ids(historical, len(ids))
             self._copy(
                 historical, [historical._meta.pk.column, *columns, *(f.column for f in extra)],
                 [f"{hid}\t{line}{suffix}" for hid, line in zip(history_ids, lines, strict=True)],
@@ -1515,21 +1508,21 @@ class _Bulk:
             return len(pairs)
         historical = model.history.model
         history_links = getattr(historical, name).model
-        linked = {f.attname: f.column for f in through._meta.concrete_fields}
-        owners = self.history_ids.get(model, {})
-        if self.copy and all(a in owners for a, _ in pairs):
-            # Each link's history row, attached to its row's "+" history row (created by this bulk).
+        if self.copy:
+            # Each link's history row, attached to its row's "+" history row (``create`` of this bulk).
+            owners = self.history_ids[model]
             fields = [f for f in history_links._meta.concrete_fields if not f.primary_key]
             lines = []
             for link_id, (a, b) in zip(link_ids, pairs, strict=True):
                 values = {"history_id": owners[a], through._meta.pk.attname: link_id, source: a, target: b}
                 lines.append("\t".join(str(values[f.attname]) for f in fields))
-            ids = self._new_ids(history_links, len(lines))
+            ids = next_ids(history_links, len(lines))
             self._copy(
                 history_links, [history_links._meta.pk.column, *(f.column for f in fields)],
                 [f"{id_}\t{line}" for id_, line in zip(ids, lines, strict=True)],
             )
             return len(pairs)
+        linked = {f.attname: f.column for f in through._meta.concrete_fields}
         chosen = [
             (f.column, "h.history_id" if f.attname == "history_id" else f"l.{self._quote(linked[f.attname])}")
             for f in history_links._meta.concrete_fields if not f.primary_key
@@ -1538,8 +1531,7 @@ class _Bulk:
             f" JOIN {self._quote(historical._meta.db_table)} h ON h.{self._quote('id')} = "
             f"l.{self._quote(through._meta.get_field(field.m2m_field_name()).column)} AND h.history_type = '+'"
         )
-        # h.id is restricted too (it equals l.event_id): otherwise PostgreSQL hashes the whole
-        # history table for each batch, and a 100k-event import spent 6 s doing that.
+        # h.id is restricted too (it equals l.event_id), so the join reads only this batch's history rows.
         self._copy_rows(
             history_links, chosen, [], through, "l", source, sorted({a for a, _ in pairs}), join,
             also=f"h.{self._quote('id')}",
@@ -1552,7 +1544,7 @@ class _Bulk:
 
     def _copy_rows(self, into, chosen, params, source_model, alias, key, ids, join="", also="") -> None:
         """``INSERT INTO into (...) SELECT ... FROM source_model alias [join] WHERE alias.key IN ids
-        [AND also IN ids]``."""
+        [AND also IN ids]``: the history rows where there is no ``COPY`` (SQLite)."""
         q = self._quote
         columns = ", ".join(q(column) for column, _ in chosen)
         selected = ", ".join(expression for _, expression in chosen)
@@ -1562,12 +1554,8 @@ class _Bulk:
             f"FROM {q(source_model._meta.db_table)} {alias}{join} WHERE "
         )
         keys = [f"{alias}.{q(key)}", *([also] if also else [])]
-        if self.copy:
-            condition = " AND ".join(f"{k} = ANY(%s)" for k in keys)
-            self._send(sql + condition, [*params, *[list(ids)] * len(keys)])
-            return
         with connection.cursor() as cursor:
-            for start in range(0, len(ids), 500):  # SQLite: bounded parameter lists
+            for start in range(0, len(ids), 500):  # bounded parameter lists
                 part = ids[start : start + 500]
                 listed = ", ".join(["%s"] * len(part))
                 condition = " AND ".join(f"{k} IN ({listed})" for k in keys)
@@ -2080,7 +2068,7 @@ class _Loader:
         thread reads on. No query sees the import's transaction, so ``None`` (``load_events`` does it
         all then) wherever that could matter: not PostgreSQL, a problem found, a reference not loaded
         yet. Whether the events are new is only known to ``load_events``: it drops the plan otherwise."""
-        bulk = _Bulk(ids=next_ids)
+        bulk = _Bulk(deferred=True)
         if not bulk.deferred or checked.errors or not checked.records:
             return None
         records = checked.records
@@ -2190,10 +2178,10 @@ class _Loader:
             for n, (source_id, passage, locator) in enumerate(wanted)
         ]
 
-    def sync_citations(self, kind: str, items: list[tuple[int, list[dict]]], bulk: _Bulk | None = None) -> None:
+    def sync_citations(self, kind: str, items: list[tuple[int, list[dict]]]) -> None:
         """Make each record's citations (record id, file's citations) the file's; a list is replaced
         only where it differs. New citations are written in bulk with their history rows."""
-        bulk = bulk or _Bulk()
+        bulk = _Bulk()
         have = defaultdict(list)
         stored = [pk for pk, _ in items if (kind, pk) not in self.fresh_ids]
         for batch in _batches(stored):

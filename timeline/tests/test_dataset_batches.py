@@ -15,8 +15,8 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from timeline import dataset, record_time
-from timeline.models import Citation, ControlChange, District, Event, Party
-from timeline.tests.factories import DistrictFactory, PartyFactory
+from timeline.models import Citation, Conflict, ControlChange, District, Event, Party, Source
+from timeline.tests.factories import ConflictFactory, DistrictFactory, PartyFactory, SourceFactory
 from timeline.tests.test_dataset_import import import_data, minimal, snapshot
 
 pytestmark = pytest.mark.django_db
@@ -372,11 +372,15 @@ def test_a_referenced_row_deleted_during_the_import_stops_it():
 
 @on_postgresql
 def test_rows_the_import_inserted_itself_are_not_looked_up_again():
-    references = dataset.References()
-    references.referenced[Event] |= {10**12}
-    references.inserted[Event] |= {10**12}
+    """A batch's citations name its own new events: only what stood before (the source) is checked."""
+    conflict, source = ConflictFactory(), SourceFactory()
+    bulk = dataset._Bulk(deferred=True)
+    [event_id] = bulk.create(Event, [{**dataset.NEW_EVENT, "conflict_id": conflict.pk, "slug": "new", "title": "New"}])
+    bulk.create(Citation, [{**bulk.template(Citation), "event_id": event_id, "source_id": source.pk}])
 
-    assert references.verify() == []
+    assert {model: ids - {None} for model, ids in bulk.referenced.items() if ids - {None}} == {
+        Conflict: {conflict.pk}, Source: {source.pk},
+    }
 
 
 @on_postgresql
